@@ -1,0 +1,75 @@
+"""CLI helpers shared by validate, render, reconcile and status: where values.yaml and policy come from."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provisioner.exit_codes import UsageError
+
+if TYPE_CHECKING:
+    from provisioner.policy import Policy
+    from provisioner.values_source import ValuesSource
+
+DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
+
+
+def add_values_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--repo DIR [--ref REF] [--values-path P] | --values FILE, and --policy FILE."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--repo", metavar="DIR", type=Path, help="local git repository of the registry")
+    group.add_argument("--values", metavar="FILE", type=Path, help="a plain values.yaml file instead of git")
+    parser.add_argument(
+        "--ref", metavar="REF", default=None, help="commit, branch or tag to read (default HEAD)"
+    )
+    parser.add_argument(
+        "--values-path",
+        metavar="P",
+        default=None,
+        help=f"path of values.yaml inside the repository (default {DEFAULT_VALUES_PATH})",
+    )
+    add_policy_argument(parser)
+
+
+def add_policy_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="policy file: defaults and raised minimums (default: the built-in policy)",
+    )
+
+
+def load_values_source(args: argparse.Namespace) -> ValuesSource:
+    """Read values.yaml from git (--repo) or a file (--values); UsageError on anything missing."""
+    from provisioner.values_source import read_values_file, read_values_from_git
+
+    if args.repo is not None:
+        return read_values_from_git(
+            args.repo,
+            args.ref if args.ref is not None else "HEAD",
+            args.values_path if args.values_path is not None else DEFAULT_VALUES_PATH,
+        )
+    if args.ref is not None or args.values_path is not None:
+        raise UsageError("--ref and --values-path go with --repo, not with --values")
+    return read_values_file(args.values)
+
+
+def load_policy_from_args(args: argparse.Namespace) -> Policy:
+    from provisioner.policy import load_policy
+
+    return load_policy(getattr(args, "policy", None))
+
+
+def parse_instant(text: str, flag: str) -> datetime:
+    """An ISO 8601 instant with a UTC offset (``Z`` or ``+02:00``); naive times are ambiguous."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {text!r} is not an ISO 8601 date-time (e.g. 2026-11-22T10:00:00Z)") from exc
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise UsageError(f"{flag} {text!r} needs a UTC offset (e.g. 2026-11-22T10:00:00Z or +02:00)")
+    return value

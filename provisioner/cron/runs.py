@@ -1,0 +1,150 @@
+"""When a schedule fires in a time zone, by Jenkins's rule, and where daylight saving bites.
+
+Jenkins fires at every real minute whose local wall-clock time in the zone matches the schedule.
+So a local time inside a spring-forward gap never happens (no run that day) and a local time inside
+a fall-back overlap happens twice (two runs). We generate naive local candidates day by day and map
+each one to the real instants that show it on the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from provisioner.cron.schedule import Schedule
+
+# Offsets change by at most a day, so runs from days this far past the last needed day cannot
+# come earlier than the runs already collected.
+_SETTLE_DAYS = 2
+_DAY = timedelta(days=1)
+
+
+def local_instants(naive: datetime, zone: ZoneInfo) -> list[datetime]:
+    """The real instants (aware, in ``zone``) whose wall-clock time is ``naive``: 0, 1 or 2 of them."""
+    found: list[datetime] = []
+    for fold in (0, 1):
+        candidate = naive.replace(tzinfo=zone, fold=fold)
+        back = candidate.astimezone(UTC).astimezone(zone)
+        if back.replace(tzinfo=None) != naive:
+            continue  # in a gap: this wall-clock time does not exist
+        if all(back.utcoffset() != f.utcoffset() for f in found):
+            found.append(back)
+    return found
+
+
+def _firing_days(schedule: Schedule, start: date) -> Iterator[date]:
+    day = start
+    while True:
+        if day.month not in schedule.months:
+            # skip to the 1st of the next month
+            nxt = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+            day = nxt
+            continue
+        if schedule.fires_on(day):
+            yield day
+        day += _DAY
+
+
+def next_runs(schedule: Schedule, zone: ZoneInfo, after: datetime, count: int) -> list[datetime]:
+    """The first ``count`` runs strictly after ``after`` (aware), as aware datetimes in ``zone``.
+
+    Fewer are returned only when the calendar ends (year 9999).
+    """
+    if after.tzinfo is None or after.utcoffset() is None:
+        raise ValueError("after must be an aware datetime")
+    if count <= 0:
+        return []
+    times = [time(t // 60, t % 60) for t in schedule.times_of_day()]
+    after_utc = after.astimezone(UTC)
+    local_start = after_utc.astimezone(zone).date() - _DAY  # an overlap may reach back across midnight
+    runs: list[datetime] = []
+    settle_until: date | None = None
+    try:
+        for day in _firing_days(schedule, max(local_start, date.min)):
+            if settle_until is not None and day > settle_until:
+                break
+            for t in times:
+                for instant in local_instants(datetime.combine(day, t), zone):
+                    if instant > after_utc:
+                        runs.append(instant)
+            if settle_until is None and len(runs) >= count:
+                settle_until = day + timedelta(days=_SETTLE_DAYS)
+    except OverflowError:
+        pass  # ran off the end of the calendar (year 9999)
+    runs.sort(key=lambda r: r.astimezone(UTC))
+    return runs[:count]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of UTC offset: local wall-clock times [start, end) are skipped (gap) or repeated."""
+
+    instant: datetime  # UTC instant of the change
+    kind: str  # "gap" (spring forward) or "overlap" (fall back)
+    start: datetime  # naive local wall-clock start of the affected interval
+    end: datetime  # naive local wall-clock end (exclusive)
+
+
+def transitions(zone: ZoneInfo, start: datetime, end: datetime) -> list[Transition]:
+    """Offset changes of ``zone`` between two aware instants (found to the minute)."""
+    step = timedelta(hours=12)
+    out: list[Transition] = []
+    t = start.astimezone(UTC)
+    stop = end.astimezone(UTC)
+    offset = t.astimezone(zone).utcoffset()
+    while t < stop:
+        nxt = min(t + step, stop)
+        new_offset = nxt.astimezone(zone).utcoffset()
+        if new_offset != offset:
+            lo, hi = t, nxt  # offset(lo) == old, offset(hi) == new; bisect to the minute
+            while hi - lo > timedelta(minutes=1):
+                mid = lo + (hi - lo) / 2
+                mid = mid.replace(second=0, microsecond=0)
+                if mid <= lo:
+                    mid = lo + timedelta(minutes=1)
+                if mid.astimezone(zone).utcoffset() == offset:
+                    lo = mid
+                else:
+                    hi = mid
+            assert offset is not None and new_offset is not None
+            before_local = (hi + offset).replace(tzinfo=None)
+            after_local = (hi + new_offset).replace(tzinfo=None)
+            if new_offset > offset:
+                out.append(Transition(hi, "gap", before_local, after_local))
+            else:
+                out.append(Transition(hi, "overlap", after_local, before_local))
+            offset = new_offset
+        t = nxt
+    return out
+
+
+def dst_warnings(schedule: Schedule, zone: ZoneInfo, now: datetime, years: int = 2) -> list[str]:
+    """Warnings for runs the zone's offset changes skip or double, over the next ``years`` years."""
+    warnings: list[str] = []
+    minutes = set(schedule.times_of_day())
+    horizon = now + timedelta(days=366 * years)
+    for tr in transitions(zone, now, horizon):
+        hit: list[datetime] = []
+        cursor = tr.start
+        while cursor < tr.end:
+            if cursor.hour * 60 + cursor.minute in minutes and schedule.fires_on(cursor.date()):
+                hit.append(cursor)
+            cursor += timedelta(minutes=1)
+        if not hit:
+            continue
+        shown = ", ".join(h.strftime("%H:%M") for h in hit[:4]) + (" ..." if len(hit) > 4 else "")
+        window = f"{tr.start:%H:%M}-{tr.end:%H:%M}"
+        when = hit[0].strftime("%Y-%m-%d")
+        if tr.kind == "gap":
+            warnings.append(
+                f"daylight saving: on {when} the clocks in {zone.key} skip {window} local time, so the run "
+                f"at {shown} does not happen that day"
+            )
+        else:
+            warnings.append(
+                f"daylight saving: on {when} the clocks in {zone.key} repeat {window} local time, so the "
+                f"run at {shown} happens twice that day"
+            )
+    return warnings
