@@ -77,7 +77,9 @@ def _resolve(repo: Any, ref: str, repo_dir: Path) -> Any:
     if not ref or ref.startswith("-") or any(ch.isspace() or not ch.isprintable() for ch in ref):
         raise UsageError(f"invalid git ref {ref!r}")
     try:
-        return repo.commit(ref)
+        commit = repo.commit(ref)
+        commit.tree  # noqa: B018 - resolves the object: an unknown full sha fails only here
+        return commit
     except (git.BadName, git.BadObject, ValueError, git.GitCommandError) as exc:
         raise UsageError(f"unknown git ref {ref!r} in {repo_dir}") from exc
 
@@ -103,13 +105,21 @@ def read_values_from_git(
             raise UsageError(f"{path} not found at {ref} ({commit.hexsha[:12]}) in {repo_dir}") from exc
         if blob.type != "blob":
             raise UsageError(f"{path} at {ref} is not a file")
-        stream = blob.data_stream
-        data = stream.read(MAX_VALUES_BYTES + 1) if blob.size > MAX_VALUES_BYTES else stream.read()
+        data = _read_capped(blob.data_stream)
         last = next(iter(repo.iter_commits(commit.hexsha, paths=path, max_count=1)), commit)
         author = Author(name=str(last.author.name or ""), email=str(last.author.email or ""))
-        return ValuesSource(text=_decode(bytes(data)), path=path, commit=str(last.hexsha), author=author)
+        return ValuesSource(text=_decode(data), path=path, commit=str(last.hexsha), author=author)
     finally:
         repo.close()
+
+
+def _read_capped(stream: Any) -> bytes:
+    """The first MAX_VALUES_BYTES + 1 bytes; the stream is drained so git's cat-file stays in sync."""
+    kept = bytearray()
+    while chunk := stream.read(1 << 16):
+        if len(kept) <= MAX_VALUES_BYTES:
+            kept += chunk[: MAX_VALUES_BYTES + 1 - len(kept)]
+    return bytes(kept)
 
 
 def is_ancestor(repo_dir: Path, older: str, newer: str) -> bool | None:

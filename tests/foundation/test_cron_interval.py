@@ -87,13 +87,17 @@ def test_dom_or_dow_adjacency() -> None:
     assert not adjacent_firing_days(s)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+)
 @given(schedules(sparse_times=True))
 def test_agrees_with_brute_force_minute_walk_sparse(g: GeneratedSchedule) -> None:
     assert min_interval_minutes(parse_schedule(g.text)) == brute_force_min_interval(g)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+)
 @given(schedules())
 def test_agrees_with_brute_force_minute_walk(g: GeneratedSchedule) -> None:
     assert min_interval_minutes(parse_schedule(g.text)) == brute_force_min_interval(g)

@@ -17,7 +17,9 @@ def iso(runs: list[datetime]) -> list[str]:
     return [r.isoformat() for r in runs]
 
 
-def brute_force_runs(g: GeneratedSchedule, zone: ZoneInfo, after: datetime, count: int, days: int) -> list[datetime]:
+def brute_force_runs(
+    g: GeneratedSchedule, zone: ZoneInfo, after: datetime, count: int, days: int
+) -> list[datetime]:
     """Jenkins's rule by brute force: every real UTC minute whose local wall clock matches."""
     minutes = set(g.times())
     t = after.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -33,20 +35,32 @@ def brute_force_runs(g: GeneratedSchedule, zone: ZoneInfo, after: datetime, coun
 
 def test_issue_example_daily_in_kiev() -> None:
     runs = next_runs(parse_schedule("30 19 * * *"), KIEV, datetime(2026, 11, 22, 10, tzinfo=UTC), 3)
-    assert iso(runs) == ["2026-11-22T19:30:00+02:00", "2026-11-23T19:30:00+02:00", "2026-11-24T19:30:00+02:00"]
+    assert iso(runs) == [
+        "2026-11-22T19:30:00+02:00",
+        "2026-11-23T19:30:00+02:00",
+        "2026-11-24T19:30:00+02:00",
+    ]
     assert all(r.tzinfo is KIEV for r in runs)
 
 
 def test_spring_forward_gap_skips_the_day() -> None:
     runs = next_runs(parse_schedule("30 3 * * *"), KIEV, datetime(2027, 3, 26, 12, tzinfo=UTC), 3)
-    assert iso(runs) == ["2027-03-27T03:30:00+02:00", "2027-03-29T03:30:00+03:00", "2027-03-30T03:30:00+03:00"]
+    assert iso(runs) == [
+        "2027-03-27T03:30:00+02:00",
+        "2027-03-29T03:30:00+03:00",
+        "2027-03-30T03:30:00+03:00",
+    ]
     assert runs[0].astimezone(UTC) == datetime(2027, 3, 27, 1, 30, tzinfo=UTC)
     assert runs[1].astimezone(UTC) == datetime(2027, 3, 29, 0, 30, tzinfo=UTC)
 
 
 def test_fall_back_overlap_runs_twice() -> None:
     runs = next_runs(parse_schedule("0 3 * * *"), KIEV, datetime(2026, 10, 24, 12, tzinfo=UTC), 3)
-    assert iso(runs) == ["2026-10-25T03:00:00+03:00", "2026-10-25T03:00:00+02:00", "2026-10-26T03:00:00+02:00"]
+    assert iso(runs) == [
+        "2026-10-25T03:00:00+03:00",
+        "2026-10-25T03:00:00+02:00",
+        "2026-10-26T03:00:00+02:00",
+    ]
     assert [r.astimezone(UTC).hour for r in runs[:2]] == [0, 1]
     half = next_runs(parse_schedule("0,30 3 * * *"), KIEV, datetime(2026, 10, 24, 12, tzinfo=UTC), 4)
     assert iso(half) == [
@@ -142,7 +156,9 @@ ANCHORS = [
 ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow]
+)
 @given(
     schedules(sparse_times=True),
     st.sampled_from(ZONES),

@@ -11,9 +11,7 @@ from tests.foundation.cron_strategies import GeneratedSchedule, schedules
 
 def jenkins_day_fires(s: Schedule, day: date) -> bool:
     """Jenkins's CronTab.check: every field must match (day of month AND day of week)."""
-    return (
-        day.month in s.months and day.day in s.days_of_month and day.isoweekday() % 7 in s.days_of_week
-    )
+    return day.month in s.months and day.day in s.days_of_month and day.isoweekday() % 7 in s.days_of_week
 
 
 @pytest.mark.parametrize(
@@ -57,8 +55,11 @@ def test_union_of_lines_equals_vixie_runs(g: GeneratedSchedule) -> None:
         ("@daily", "At 00:00, every day"),
         ("0 0,12 * * *", "At 00:00 and 12:00, every day"),
         ("0 * * * *", "At minute 0 past every hour, every day"),
-        ("15 */2 * * *", "At minute 15 past the hours 00:00, 02:00, 04:00, 06:00, 08:00, 10:00, 12:00, 14:00, "
-         "16:00, 18:00, 20:00 and 22:00, every day"),
+        (
+            "15 */2 * * *",
+            "At minute 15 past the hours 00:00, 02:00, 04:00, 06:00, 08:00, 10:00, 12:00, 14:00, "
+            "16:00, 18:00, 20:00 and 22:00, every day",
+        ),
         ("0 3 * * 1-5", "At 03:00, on Monday through Friday"),
         ("0 3 * * 6,0", "At 03:00, on Sunday and Saturday"),
         ("30 19 1 * 1", "At 19:30, on day-of-month 1 or on Monday"),

@@ -12,10 +12,14 @@ from provisioner.settings import BackupSettings
 from provisioner.validation import FieldError, ValidationResult, validate_values_text
 
 NOW = datetime(2026, 11, 22, 10, tzinfo=UTC)
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "demo-registry" / "deploy-templates" / "values.yaml"
+EXAMPLE = (
+    Path(__file__).resolve().parents[2] / "examples" / "demo-registry" / "deploy-templates" / "values.yaml"
+)
 
 
-def values(enabled: str = "true", schedule: str = '"30 19 * * *"', expires: str = "7", tz: str = "Europe/Kiev") -> str:
+def values(
+    enabled: str = "true", schedule: str = '"30 19 * * *"', expires: str = "7", tz: str = "Europe/Kiev"
+) -> str:
     return (
         "global:\n"
         f"  timeZone: {tz}\n"
@@ -54,7 +58,14 @@ def test_example_values_file() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "# nothing\n", "other: 1\n", "global: {}\n", "global:\n  registryBackup: {}\n", "global:\n  other: [1]\n"],
+    [
+        "",
+        "# nothing\n",
+        "other: 1\n",
+        "global: {}\n",
+        "global:\n  registryBackup: {}\n",
+        "global:\n  other: [1]\n",
+    ],
 )
 def test_defaults(text: str) -> None:
     result = check(text)
@@ -62,8 +73,14 @@ def test_defaults(text: str) -> None:
 
 
 def test_policy_defaults_apply() -> None:
-    policy = Policy(default_enabled=True, default_schedule="0 2 * * *", default_expires_in_days=30,
-                    default_time_zone="UTC", min_expires_in_days=14, min_interval_minutes=120)
+    policy = Policy(
+        default_enabled=True,
+        default_schedule="0 2 * * *",
+        default_expires_in_days=30,
+        default_time_zone="UTC",
+        min_expires_in_days=14,
+        min_interval_minutes=120,
+    )
     assert check("", policy).settings == BackupSettings(True, "0 2 * * *", 30, "UTC")
     err = check(values(expires="10"), policy).errors[0]
     assert err.field == "global.registryBackup.expiresInDays" and "minimum retention of 14" in err.message
@@ -71,7 +88,9 @@ def test_policy_defaults_apply() -> None:
     assert "every 60 minutes" in err.message and "120" in err.message
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("false", False), ("True", True), ("FALSE", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("true", True), ("false", False), ("True", True), ("FALSE", False)]
+)
 def test_enabled_booleans(raw: str, expected: bool) -> None:
     result = check(values(enabled=raw))
     assert result.settings is not None and result.settings.enabled is expected
@@ -144,7 +163,9 @@ def test_expires_rejected(raw: str, needle: str) -> None:
     assert "7 to 3650" in err.message
 
 
-@pytest.mark.parametrize("raw", ['"0 * * * *"', "'@hourly'", '"@daily"', '"  30 19 * * *\t"', "0 4 * * 1", '"0 0 1 * 1"'])
+@pytest.mark.parametrize(
+    "raw", ['"0 * * * *"', "'@hourly'", '"@daily"', '"  30 19 * * *\t"', "0 4 * * 1", '"0 0 1 * 1"']
+)
 def test_schedule_accepted(raw: str) -> None:
     result = check(values(schedule=raw))
     assert result.settings is not None
@@ -189,8 +210,10 @@ def test_explicit_standard_int_tag_is_an_integer() -> None:
     assert result.settings is not None and result.settings.expires_in_days == 9
 
 
-@pytest.mark.parametrize("tz", ["Europe/Kiev", "Europe/Kyiv", "UTC", "America/New_York", "Etc/GMT+2", "EST5EDT",
-                                "Asia/Kolkata", "GMT"])
+@pytest.mark.parametrize(
+    "tz",
+    ["Europe/Kiev", "Europe/Kyiv", "UTC", "America/New_York", "Etc/GMT+2", "EST5EDT", "Asia/Kolkata", "GMT"],
+)
 def test_time_zone_accepted(tz: str) -> None:
     result = check(values(tz=tz))
     assert result.settings is not None and result.settings.time_zone == tz
@@ -326,9 +349,40 @@ def test_disabled_but_valid() -> None:
 
 
 _HOSTILE = st.sampled_from(
-    ["$(id)", "`id`", ";", "\n", "</spec>", "!!python/object:os.system", "!x", "&a", "*a", "{", "[", "'", '"',
-     "\t", "\x00", "\x1b", "\ufeff", "yes", "~", "7.0", "0x7", "1e9", "9" * 50, "-", ":", "? ", "%YAML 1.1\n---\n",
-     "<<", "#", "@", "|", ">"]
+    [
+        "$(id)",
+        "`id`",
+        ";",
+        "\n",
+        "</spec>",
+        "!!python/object:os.system",
+        "!x",
+        "&a",
+        "*a",
+        "{",
+        "[",
+        "'",
+        '"',
+        "\t",
+        "\x00",
+        "\x1b",
+        "\ufeff",
+        "yes",
+        "~",
+        "7.0",
+        "0x7",
+        "1e9",
+        "9" * 50,
+        "-",
+        ":",
+        "? ",
+        "%YAML 1.1\n---\n",
+        "<<",
+        "#",
+        "@",
+        "|",
+        ">",
+    ]
 )
 
 
