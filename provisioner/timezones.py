@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from functools import cache
+from pathlib import Path
+
+import tzdata
 
 # In tzdata 2026f but not in Java's TimeZone.getAvailableIDs() (OpenJDK 17.0.15, tzdb 2025a), or
 # not a real zone: Jenkins rejects "TZ=<id>" for these. America/Coyhaique is newer than 2025a.
@@ -15,7 +17,8 @@ DEFAULT_TIME_ZONE = "Europe/Kiev"
 @cache
 def known_time_zones() -> frozenset[str]:
     """Exact (case-sensitive) keys from the tzdata package's list, minus names Java lacks."""
-    listing = importlib.resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    # the tzdata package lists its zones in a plain file (importlib.resources would cost more to import)
+    listing = (Path(tzdata.__file__).parent / "zones").read_text(encoding="utf-8")
     names = frozenset(listing.split())
     return frozenset(
         n for n in names if n not in _NOT_IN_JAVA and not n.startswith(("posix/", "right/", "SystemV/"))

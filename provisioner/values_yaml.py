@@ -7,12 +7,16 @@ error can name its line. Aliases are not expanded (a "billion laughs" file stays
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_VALUES_BYTES = 1024 * 1024
+# libyaml's parser when PyYAML was built with it (same resolver and node marks), else pure Python
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STANDARD_TAGS = frozenset(
     "tag:yaml.org,2002:" + name
@@ -45,8 +49,12 @@ def compose_strict(text: str, *, what: str = "values.yaml") -> Node | None:
     size = len(text.encode("utf-8", "surrogateescape"))
     if size > MAX_VALUES_BYTES:
         raise YamlError(f"{what} is {size} bytes, larger than the 1 MiB limit", None)
+    bad = _SURROGATE.search(text)
+    if bad is not None:  # undecodable bytes, kept as lone surrogates by the reader of the file
+        line = text.count("\n", 0, bad.start()) + 1
+        raise YamlError(f"{what} is not valid UTF-8 text", line)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = int(mark.line) + 1 if mark is not None else None

@@ -12,7 +12,7 @@ scan the 14 kinds of Gregorian year, which is exact and still takes only millise
 from __future__ import annotations
 
 import calendar
-from datetime import date, timedelta
+from collections.abc import Iterator
 from itertools import pairwise
 
 from provisioner.cron.schedule import _MAX_MONTH_LENGTH, Schedule, fires_ever
@@ -35,51 +35,78 @@ def min_interval_minutes(schedule: Schedule) -> int | None:
     return across if within is None else min(within, across)
 
 
-def _date_pairs(months: frozenset[int]) -> list[tuple[int, int]]:
+def _date_pairs(months: frozenset[int]) -> Iterator[tuple[int, int]]:
     """(day of month, next day's day of month) for every pair of consecutive dates in the months."""
-    pairs: list[tuple[int, int]] = []
     for month in sorted(months):
         longest = _MAX_MONTH_LENGTH[month]
-        pairs.extend((d, d + 1) for d in range(1, longest))
+        yield from ((d, d + 1) for d in range(1, longest))
         if month % 12 + 1 in months:
             # last day of the month -> the 1st of the next month (Feb: 28 in common, 29 in leap years)
-            pairs.append((longest, 1))
+            yield (longest, 1)
             if month == 2:
-                pairs.append((28, 1))
-    return pairs
+                yield (28, 1)
 
 
 def adjacent_firing_days(schedule: Schedule) -> bool:
     """Exact: do two consecutive calendar days both fire, in some year?"""
     doms, dows = schedule.days_of_month, schedule.days_of_week
     adjacent_weekdays = any((w + 1) % 7 in dows for w in dows)
-    pairs = _date_pairs(schedule.months)
     if schedule.day_or:
-        # (dom1 in D or w in W) and (dom2 in D or w+1 in W), for some weekday w; W is never empty.
-        return any(a in doms or b in doms for a, b in pairs) or (adjacent_weekdays and bool(pairs))
-    return adjacent_weekdays and any(a in doms and b in doms for a, b in pairs)
+        # (dom1 in D or w in W) and (dom2 in D or w+1 in W), for some weekday w; W is never empty,
+        # and every month holds consecutive dates.
+        return adjacent_weekdays or any(a in doms or b in doms for a, b in _date_pairs(schedule.months))
+    return adjacent_weekdays and any(a in doms and b in doms for a, b in _date_pairs(schedule.months))
 
 
-def _firing_days_of_year(schedule: Schedule, year: int) -> list[int]:
-    start = date(year, 1, 1)
-    length = 366 if calendar.isleap(year) else 365
-    return [n for n in range(length) if schedule.fires_on(start + timedelta(days=n))]
+_MONTH_LENGTHS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _firing_days_of_year(schedule: Schedule, leap: bool, jan1_weekday: int) -> list[int]:
+    """Sorted 0-based days of the year that fire, for a year of this kind (weekday: 0 = Sunday)."""
+    length = 366 if leap else 365
+    month_days: dict[int, range] = {}
+    start = 0
+    for month, days in enumerate(_MONTH_LENGTHS, start=1):
+        days += 1 if leap and month == 2 else 0
+        month_days[month] = range(start, start + days)
+        start += days
+    in_months: set[int] = set()
+    for month in schedule.months:
+        in_months.update(month_days[month])
+    by_dom = {
+        month_days[m][d - 1]
+        for m in schedule.months
+        for d in schedule.days_of_month
+        if d <= len(month_days[m])
+    }
+    by_dow = {n for w in schedule.days_of_week for n in range((w - jan1_weekday) % 7, length, 7)} & in_months
+    return sorted(by_dom | by_dow if schedule.day_or else by_dom & by_dow)
 
 
 def min_firing_day_gap(schedule: Schedule) -> int:
     """Exact smallest distance in days between consecutive firing days (schedule must fire)."""
-    # The calendar repeats every 400 years; a year's firing days depend only on its kind
-    # (weekday of Jan 1, leap or not), so compute each kind once.
-    by_kind: dict[tuple[int, bool], list[int]] = {}
+    weekdays = sorted(schedule.days_of_week)
+    if not schedule.day_or and len(schedule.months) == 12 and len(schedule.days_of_month) == 31:
+        # only the day of week restricts: the smallest cyclic gap between the weekdays
+        return min((b - a) % 7 or 7 for a, b in zip(weekdays, weekdays[1:] + weekdays[:1], strict=True))
+    # The Gregorian calendar repeats every 400 years; a year's firing days depend only on its kind
+    # (leap or not, and the weekday of Jan 1 unless weekdays do not matter), so compute each kind once.
+    weekday_free = not schedule.day_or and len(weekdays) == 7
+    # Without weekdays only leap years matter: 2000-2009 holds every pair of consecutive year kinds
+    # (common->common, common->leap, leap->common) and the 4-year gap between leap days, which is the
+    # smallest gap a leap-day-only schedule can have.
+    years = 10 if weekday_free else _GREGORIAN_CYCLE_YEARS + 1
+    by_kind: dict[tuple[bool, int], list[int]] = {}
     best: int | None = None
-    previous: int | None = None  # absolute day number of the last firing day seen
+    previous: int | None = None  # day number of the last firing day seen
     offset = 0
-    base = 2000
-    for year in range(base, base + _GREGORIAN_CYCLE_YEARS + 1):
-        kind = (date(year, 1, 1).weekday(), calendar.isleap(year))
+    jan1 = 6  # 2000-01-01 was a Saturday
+    for year in range(2000, 2000 + years):
+        leap = calendar.isleap(year)
+        kind = (leap, 0 if weekday_free else jan1)
         days = by_kind.get(kind)
         if days is None:
-            days = by_kind[kind] = _firing_days_of_year(schedule, year)
+            days = by_kind[kind] = _firing_days_of_year(schedule, leap, jan1)
             gaps = [b - a for a, b in pairwise(days)]
             if gaps:
                 best = min(gaps) if best is None else min(best, *gaps)
@@ -88,7 +115,9 @@ def min_firing_day_gap(schedule: Schedule) -> int:
                 gap = offset + days[0] - previous
                 best = gap if best is None else min(best, gap)
             previous = offset + days[-1]
-        offset += 366 if kind[1] else 365
+        length = 366 if leap else 365
+        offset += length
+        jan1 = (jan1 + length) % 7
         if best == 1:
             break
     if best is None:  # pragma: no cover - fires_ever() guarantees runs within any 400 years
