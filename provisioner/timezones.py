@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
 from pathlib import Path
-
-import tzdata
 
 # In tzdata 2026f but not in Java's TimeZone.getAvailableIDs() (OpenJDK 17.0.15, tzdb 2025a), or
 # not a real zone: Jenkins rejects "TZ=<id>" for these. America/Coyhaique is newer than 2025a.
@@ -18,7 +17,10 @@ DEFAULT_TIME_ZONE = "Europe/Kiev"
 def known_time_zones() -> frozenset[str]:
     """Exact (case-sensitive) keys from the tzdata package's list, minus names Java lacks."""
     # the tzdata package lists its zones in a plain file (importlib.resources would cost more to import)
-    listing = (Path(tzdata.__file__).parent / "zones").read_text(encoding="utf-8")
+    spec = importlib.util.find_spec("tzdata")
+    if spec is None or spec.origin is None:  # pragma: no cover - tzdata is a dependency
+        raise RuntimeError("the tzdata package is missing: pip install tzdata")
+    listing = (Path(spec.origin).parent / "zones").read_text(encoding="utf-8")
     names = frozenset(listing.split())
     return frozenset(
         n for n in names if n not in _NOT_IN_JAVA and not n.startswith(("posix/", "right/", "SystemV/"))

@@ -51,8 +51,7 @@ def compose_strict(text: str, *, what: str = "values.yaml") -> Node | None:
         raise YamlError(f"{what} is {size} bytes, larger than the 1 MiB limit", None)
     bad = _SURROGATE.search(text)
     if bad is not None:  # undecodable bytes, kept as lone surrogates by the reader of the file
-        line = text.count("\n", 0, bad.start()) + 1
-        raise YamlError(f"{what} is not valid UTF-8 text", line)
+        raise YamlError(f"{what} is not valid UTF-8 text", text.count("\n", 0, bad.start()) + 1)
     try:
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
