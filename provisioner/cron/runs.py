@@ -124,10 +124,13 @@ def transitions(zone: ZoneInfo, start: datetime, end: datetime) -> list[Transiti
 
 
 def dst_warnings(schedule: Schedule, zone: ZoneInfo, now: datetime, years: int = 2) -> list[str]:
-    """Warnings for runs the zone's offset changes skip or double, over the next ``years`` years."""
-    warnings: list[str] = []
+    """Warnings for runs the zone's offset changes skip or double, over the next ``years`` years.
+
+    One warning per kind of effect (same window, same run times), listing the dates.
+    """
     minutes = set(schedule.times_of_day())
     horizon = now + timedelta(days=366 * years)
+    grouped: dict[tuple[str, str, str], list[str]] = {}
     for tr in transitions(zone, now, horizon):
         hit: list[datetime] = []
         cursor = tr.start
@@ -139,15 +142,18 @@ def dst_warnings(schedule: Schedule, zone: ZoneInfo, now: datetime, years: int =
             continue
         shown = ", ".join(h.strftime("%H:%M") for h in hit[:4]) + (" ..." if len(hit) > 4 else "")
         window = f"{tr.start:%H:%M}-{tr.end:%H:%M}"
-        when = hit[0].strftime("%Y-%m-%d")
-        if tr.kind == "gap":
-            warnings.append(
-                f"daylight saving: on {when} the clocks in {zone.key} skip {window} local time, so the run "
-                f"at {shown} does not happen that day"
-            )
+        grouped.setdefault((tr.kind, window, shown), []).append(hit[0].strftime("%Y-%m-%d"))
+    warnings: list[str] = []
+    for (kind, window, shown), dates in grouped.items():
+        several = "," in shown
+        runs = f"the run{'s' if several else ''} at {shown}"
+        days = "that day" if len(dates) == 1 else "those days"
+        if kind == "gap":
+            effect = f"{runs} {'do' if several else 'does'} not happen on {days}"
         else:
-            warnings.append(
-                f"daylight saving: on {when} the clocks in {zone.key} repeat {window} local time, so the "
-                f"run at {shown} happens twice that day"
-            )
+            effect = f"{runs} {'happen' if several else 'happens'} twice on {days}"
+        verb = "skip" if kind == "gap" else "repeat"
+        on = ", ".join(dates)
+        clocks = f"the clocks in {zone.key} {verb} {window} local time on {on}"
+        warnings.append(f"daylight saving: {clocks}; {effect}")
     return warnings
