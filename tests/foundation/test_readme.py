@@ -1,0 +1,57 @@
+"""The README's validate/next-runs examples are real: run each `$ provisioner ...` line and compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from provisioner.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _examples() -> list[tuple[str, str]]:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("<!-- section: settings -->")
+    end = text.index("<!-- section:", text.index("<!-- section: commands-validate -->") + 10)
+    found: list[tuple[str, str]] = []
+    for block in re.findall(r"```console\n(.*?)```", text[start:end], flags=re.S):
+        parts = re.split(r"^\$ ", block, flags=re.M)
+        for part in parts[1:]:
+            command, _, output = part.partition("\n")
+            if command.startswith("provisioner "):
+                found.append((command, output))
+    return found
+
+
+EXAMPLES = _examples()
+
+
+def test_the_readme_has_examples() -> None:
+    assert len(EXAMPLES) >= 5
+
+
+@pytest.mark.parametrize(("command", "expected"), EXAMPLES, ids=[c for c, _ in EXAMPLES])
+def test_readme_example(command: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        main(shlex.split(command)[1:])
+    finally:
+        os.chdir(cwd)
+    out = capsys.readouterr().out
+    if "--repo ." in command:  # the commit and author are those of the checkout
+        got, want = json.loads(out), json.loads(expected)
+        assert got["source"]["commit"] and got["source"]["author"]["email"]
+        got.pop("source")
+        want.pop("source")
+        assert got == want
+    elif "--after" in command or "--now" in command or "--values examples/values-invalid" in command:
+        assert out == expected
+    else:  # pragma: no cover - every README example fixes its time
+        pytest.fail(f"README example without a fixed time: {command}")
