@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from provisioner.cli import main
 from tests.support.gitrepo import commit, make_repo
@@ -236,3 +240,67 @@ def test_cli_process_is_light_and_exit_codes_are_real(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
+
+
+_HOSTILE = st.sampled_from(
+    [
+        "$(id)",
+        "`id`",
+        ";",
+        "\n",
+        "</spec>",
+        "!!python/object:os.system",
+        "*",
+        "H",
+        "@",
+        "@reboot",
+        "\x00",
+        "\t",
+        " ",
+        "0",
+        "59",
+        "60",
+        "-",
+        ",",
+        "/",
+        "7",
+        "\u2028",
+        "'",
+        '"',
+        "yes",
+        "~",
+        "L",
+        "#",
+        "?",
+    ]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(_HOSTILE, st.text(max_size=4)), max_size=8).map("".join))
+def test_next_runs_cli_never_crashes(schedule: str) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["next-runs", "--format", "json", "--after", NOW, "--", schedule])
+    data = json.loads(out.getvalue())
+    assert code in (0, 1)
+    assert (code == 1) == bool(data.get("errors"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(_HOSTILE, st.text(max_size=4)), max_size=6).map("".join), st.integers(0, 3))
+def test_validate_cli_never_crashes_on_hostile_files(tmp_path: Path, payload: str, which: int) -> None:
+    fields = ["enabled: {}", "schedule: {}", "expiresInDays: {}", "timeZone: {}"]
+    line = fields[which].format(payload)
+    if which == 3:
+        lines = ["global:", "  " + line, "  registryBackup:", "    schedule: '0 4 * * *'"]
+    else:
+        lines = ["global:", "  registryBackup:", "    " + line]
+    f = tmp_path / "values.yaml"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["validate", "--values", str(f), "--format", "json", "--now", NOW])
+    data = json.loads(out.getvalue())
+    assert code in (0, 1) and data["valid"] is (code == 0)
+    assert all(e["field"] and e["message"] for e in data["errors"])
