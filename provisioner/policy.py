@@ -43,6 +43,17 @@ class Policy:
     min_interval_minutes: int = HARD_MIN_INTERVAL_MINUTES
     max_expires_in_days: int = HARD_MAX_EXPIRES_IN_DAYS
 
+    def __post_init__(self) -> None:
+        # The hard floors hold for every Policy, however it was built, not only for policy files.
+        if self.min_expires_in_days < HARD_MIN_EXPIRES_IN_DAYS:
+            raise ValueError(f"min_expires_in_days must be at least {HARD_MIN_EXPIRES_IN_DAYS}")
+        if self.min_interval_minutes < HARD_MIN_INTERVAL_MINUTES:
+            raise ValueError(f"min_interval_minutes must be at least {HARD_MIN_INTERVAL_MINUTES}")
+        if not self.min_expires_in_days <= self.max_expires_in_days <= HARD_MAX_EXPIRES_IN_DAYS:
+            raise ValueError(
+                f"max_expires_in_days must lie between the minimum and {HARD_MAX_EXPIRES_IN_DAYS}"
+            )
+
 
 DEFAULT_POLICY = Policy()
 

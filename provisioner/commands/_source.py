@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from provisioner.values_source import ValuesSource
 
 DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
+MIN_YEAR, MAX_YEAR = 1970, 9000  # keeps previews and daylight-saving scans inside the calendar
 
 
 def add_values_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,4 +73,6 @@ def parse_instant(text: str, flag: str) -> datetime:
         raise UsageError(f"{flag} {text!r} is not an ISO 8601 date-time (e.g. 2026-11-22T10:00:00Z)") from exc
     if value.tzinfo is None or value.utcoffset() is None:
         raise UsageError(f"{flag} {text!r} needs a UTC offset (e.g. 2026-11-22T10:00:00Z or +02:00)")
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise UsageError(f"{flag} {text!r} must lie in the years {MIN_YEAR} to {MAX_YEAR}")
     return value

@@ -57,22 +57,24 @@ def next_runs(schedule: Schedule, zone: ZoneInfo, after: datetime, count: int) -
     if count <= 0:
         return []
     times = [time(t // 60, t % 60) for t in schedule.times_of_day()]
-    after_utc = after.astimezone(UTC)
-    local_start = after_utc.astimezone(zone).date() - _DAY  # an overlap may reach back across midnight
     runs: list[datetime] = []
     settle_until: date | None = None
     try:
-        for day in _firing_days(schedule, max(local_start, date.min)):
+        after_utc = after.astimezone(UTC)
+        local_start = after_utc.astimezone(zone).date() - _DAY  # an overlap may reach back across midnight
+        for day in _firing_days(schedule, local_start):
             if settle_until is not None and day > settle_until:
                 break
             for t in times:
-                for instant in local_instants(datetime.combine(day, t), zone):
-                    if instant > after_utc:
-                        runs.append(instant)
+                try:
+                    instants = local_instants(datetime.combine(day, t), zone)
+                except OverflowError:  # before the calendar's first day in UTC
+                    continue
+                runs.extend(instant for instant in instants if instant > after_utc)
             if settle_until is None and len(runs) >= count:
                 settle_until = day + timedelta(days=_SETTLE_DAYS)
-    except OverflowError:
-        pass  # ran off the end of the calendar (year 9999)
+    except (OverflowError, ValueError):
+        pass  # ran off either end of the calendar (years 1 and 9999)
     runs.sort(key=lambda r: r.astimezone(UTC))
     return runs[:count]
 
@@ -129,7 +131,12 @@ def dst_warnings(schedule: Schedule, zone: ZoneInfo, now: datetime, years: int =
     One warning per kind of effect (same window, same run times), listing the dates.
     """
     minutes = set(schedule.times_of_day())
-    horizon = now + timedelta(days=366 * years)
+    last = datetime(9999, 12, 1, tzinfo=UTC)  # stay clear of the calendar's end when converting zones
+    horizon = (
+        last
+        if now.astimezone(UTC) > last - timedelta(days=366 * years)
+        else now + timedelta(days=366 * years)
+    )
     grouped: dict[tuple[str, str, str], list[str]] = {}
     for tr in transitions(zone, now, horizon):
         hit: list[datetime] = []

@@ -150,6 +150,8 @@ def test_validate_with_policy(capsys: pytest.CaptureFixture[str], tmp_path: Path
         ["next-runs", "0 0 * * *", "--count", "3.0"],
         ["next-runs", "0 0 * * *", "--after", "yesterday"],
         ["next-runs", "0 0 * * *", "--after", "2026-01-01"],
+        ["next-runs", "0 0 * * *", "--after", "0001-01-01T00:00:00Z"],
+        ["validate", "--values", str(EXAMPLE_VALUES), "--now", "9999-12-31T23:59:59-12:00"],
     ],
 )
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:

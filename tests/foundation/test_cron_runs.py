@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -97,6 +97,17 @@ def test_rare_schedule_and_end_of_calendar() -> None:
     assert iso(runs) == ["2104-02-29T00:00:00+00:00", "2108-02-29T00:00:00+00:00"]  # 2100 is not a leap year
     late = next_runs(parse_schedule("0 0 * * *"), ZoneInfo("UTC"), datetime(9999, 12, 29, tzinfo=UTC), 5)
     assert iso(late) == ["9999-12-30T00:00:00+00:00", "9999-12-31T00:00:00+00:00"]
+
+
+def test_ends_of_the_calendar_do_not_crash() -> None:
+    s = parse_schedule("0 0 * * *")
+    far_east = timezone(timedelta(hours=14))
+    assert next_runs(s, KIEV, datetime(1, 1, 1, tzinfo=far_east), 2) == []  # before the calendar: nothing
+    early = next_runs(s, KIEV, datetime(1, 1, 2, tzinfo=UTC), 2)
+    assert [r.date().isoformat() for r in early] == ["0001-01-03", "0001-01-04"]
+    assert next_runs(s, KIEV, datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-12))), 2) == []
+    assert dst_warnings(s, KIEV, datetime(9999, 12, 31, tzinfo=UTC)) == []
+    assert dst_warnings(parse_schedule("0 3 * * *"), KIEV, datetime(1, 1, 2, tzinfo=UTC)) == []
 
 
 def test_naive_after_is_refused() -> None:

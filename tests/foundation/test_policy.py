@@ -11,15 +11,18 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "policy.yaml"
 
 
 def test_default_policy() -> None:
-    assert Policy(
-        default_enabled=False,
-        default_schedule="30 19 * * *",
-        default_expires_in_days=7,
-        default_time_zone="Europe/Kiev",
-        min_expires_in_days=7,
-        min_interval_minutes=60,
-        max_expires_in_days=3650,
-    ) == DEFAULT_POLICY
+    assert (
+        Policy(
+            default_enabled=False,
+            default_schedule="30 19 * * *",
+            default_expires_in_days=7,
+            default_time_zone="Europe/Kiev",
+            min_expires_in_days=7,
+            min_interval_minutes=60,
+            max_expires_in_days=3650,
+        )
+        == DEFAULT_POLICY
+    )
     assert load_policy(None) is DEFAULT_POLICY
 
 
@@ -80,3 +83,17 @@ def test_missing_policy_file(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xfe")
     with pytest.raises(InvalidPolicy, match="UTF-8"):
         load_policy(bad)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"min_expires_in_days": 6},
+        {"min_interval_minutes": 59},
+        {"max_expires_in_days": 3651},
+        {"min_expires_in_days": 30, "max_expires_in_days": 20},
+    ],
+)
+def test_hard_floors_hold_for_every_policy_object(kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="must"):
+        Policy(**kwargs)  # type: ignore[arg-type]
