@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 from pathlib import Path
@@ -37,13 +36,11 @@ def test_the_readme_has_examples() -> None:
 
 
 @pytest.mark.parametrize(("command", "expected"), EXAMPLES, ids=[c for c, _ in EXAMPLES])
-def test_readme_example(command: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        main(shlex.split(command)[1:])
-    finally:
-        os.chdir(cwd)
+def test_readme_example(
+    command: str, expected: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    main(shlex.split(command)[1:])
     out = capsys.readouterr().out
     if "--repo ." in command:  # the commit and author are those of the checkout
         got, want = json.loads(out), json.loads(expected)
