@@ -14,10 +14,9 @@ MAX_COUNT = 100
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_COUNT}")
+    value = int(text)
     if not 1 <= value <= MAX_COUNT:
         raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_COUNT}")
     return value
