@@ -79,6 +79,8 @@ def _describe_char(ch: str) -> str:
         return "a line break"
     if ch.isprintable():
         return repr(ch)
+    if ch.isspace():
+        return f"the blank U+{ord(ch):04X} (only spaces and tabs separate fields)"
     return f"the control character U+{ord(ch):04X}"
 
 
