@@ -11,6 +11,7 @@ import binascii
 import json
 import socket
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -120,6 +121,10 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self.emu.count_connection()
+
     @property
     def emu(self) -> JenkinsEmulator:
         return self.server.emulator  # type: ignore[attr-defined, no-any-return]
@@ -186,27 +191,29 @@ class Handler(BaseHTTPRequestHandler):
         if raw_path.startswith("/_emulator/"):
             self._send(emu.control(method, raw_path, query))
             return
-        status = 0
-        try:
-            injected = emu.take_injection(raw_path) if emu.has_injections else None
-            if injected is not None:
-                delay, inj_status = injected
-                if delay:
-                    time.sleep(delay)
-                if inj_status == 0:
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                if inj_status is not None:
-                    resp = _html(inj_status, REASONS.get(inj_status, "Error"), "Injected failure")
-                else:
-                    resp = self._dispatch(method, raw_path, query, body)
-            else:
+        # Requests are recorded *before* the response is written, so a client that has its answer
+        # always sees it counted.
+        injected = emu.take_injection(raw_path) if emu.has_injections else None
+        resp: Response | None = None
+        if injected is not None:
+            delay, inj_status = injected
+            if delay:
+                time.sleep(delay)
+            if inj_status == 0:
+                emu.record(method, raw_path, query, 0)
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if inj_status is not None:
+                resp = _html(inj_status, REASONS.get(inj_status, "Error"), "Injected failure")
+        if resp is None:
+            try:
                 resp = self._dispatch(method, raw_path, query, body)
-            status = resp.status
-            self._send(resp, head_only=method == "HEAD")
-        finally:
-            emu.record(method, raw_path, query, status)
+            except Exception as exc:  # an emulator bug: answer 500 and keep it in emu.internal_errors
+                emu.internal_errors.append(traceback.format_exc())
+                resp = oops(f"{type(exc).__name__}: {exc}")
+        emu.record(method, raw_path, query, resp.status)
+        self._send(resp, head_only=method == "HEAD")
 
     # ----------------------------------------------------------------------------------- security
     def _authenticate(self) -> tuple[str | None, bool, Response | None]:

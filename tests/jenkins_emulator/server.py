@@ -103,6 +103,8 @@ class JenkinsEmulator:
         self._stats_lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._injections: list[_Injection] = []
+        self.internal_errors: list[str] = []  # tracebacks of emulator bugs (answered as 500)
+        self.connections = 0  # TCP connections accepted (keep-alive reuse shows as few connections)
         self.url = ""
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -170,6 +172,10 @@ class JenkinsEmulator:
     def crumb_for(self, user: str | None, session: str) -> str:
         return hashlib.sha256(f"{user or 'anonymous'};{session};{self._salt}".encode()).hexdigest()
 
+    def count_connection(self) -> None:
+        with self._stats_lock:
+            self.connections += 1
+
     def record(self, method: str, path: str, query: str, status: int) -> None:
         with self._stats_lock:
             self._requests.append(RecordedRequest(method, path, query, status))
@@ -214,6 +220,7 @@ class JenkinsEmulator:
     def reset_counters(self) -> None:
         with self._stats_lock:
             self._requests.clear()
+            self.connections = 0
 
     def stats(self) -> dict[str, Any]:
         with self._stats_lock:
@@ -227,6 +234,7 @@ class JenkinsEmulator:
             items = self.tree.walk()
         return {
             "total": len(reqs),
+            "connections": self.connections,
             "byMethod": by_method,
             "byStatus": by_status,
             "jobs": sum(1 for i in items if not i.is_folder),
