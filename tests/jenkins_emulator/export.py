@@ -363,7 +363,7 @@ def root_json(
 
 
 def plugins_json() -> dict[str, Any]:
-    plugins = []
+    plugins: list[dict[str, Any]] = []
     for short, (version, long_name) in sorted(xmlconfig.PLUGINS.items()):
         plugins.append(
             {

@@ -12,6 +12,7 @@ import json
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 JSON_TYPE = "application/json;charset=utf-8"
 HTML_TYPE = "text/html;charset=utf-8"
 XML_TYPE = "application/xml"
-PERMALINKS = {
+PERMALINKS: dict[str, Callable[[Build], bool]] = {
     "lastBuild": lambda b: True,
     "lastCompletedBuild": lambda b: b.result is not None,
     "lastSuccessfulBuild": lambda b: b.result in ("SUCCESS", "UNSTABLE"),
@@ -152,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -284,7 +285,7 @@ class Handler(BaseHTTPRequestHandler):
                 "application/x-www-form-urlencoded"
             ):
                 params.update(parse_qs(body.decode("utf-8", "replace")))
-            crumb = self.headers.get("Jenkins-Crumb") or (params.get("Jenkins-Crumb") or [None])[0]
+            crumb = self.headers.get("Jenkins-Crumb") or next(iter(params.get("Jenkins-Crumb", [])), None)
             if crumb is None or session is None or crumb != emu.crumb_for(user, session):
                 return _html(403, "Error", "No valid crumb was included in the request")
         if emu.security and user is None and not emu.anonymous_read:
@@ -456,7 +457,7 @@ class Handler(BaseHTTPRequestHandler):
         if body and (content_type or "").startswith("application/x-www-form-urlencoded"):
             for key, values in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
                 params.setdefault(key, []).extend(values)
-        mode = (params.get("mode") or [None])[0]
+        mode = next(iter(params.get("mode", [])), None)
         if content_type is None and mode != "copy":
             return failure("No Content-Type header set")
         is_xml = content_type is not None and content_type.startswith(("application/xml", "text/xml"))
@@ -513,10 +514,10 @@ class Handler(BaseHTTPRequestHandler):
                 submitted = [submitted]
             given = {str(p.get("name")): str(p.get("value")) for p in submitted if isinstance(p, dict)}
         try:
-            values = resolve_parameters(facts.params, given)
+            resolved = resolve_parameters(facts.params, given)
         except ValueError as exc:
             return oops(f"java.lang.IllegalArgumentException: {exc}")
-        queued = emu.tree.enqueue(item, values)
+        queued = emu.tree.enqueue(item, resolved)
         return Response(201, headers=[("Location", f"{emu.url}queue/item/{queued.id}/")])
 
     def _build_routes(self, get: bool, item: Item, rest: list[str], query: str) -> Response:
