@@ -267,3 +267,26 @@ def test_close_connection_injection_raw_socket(emu: JenkinsEmulator) -> None:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(100) == b""
     assert emu.requests[-1].status == 0
+
+
+def test_names_with_spaces_unicode_and_case(emu: JenkinsEmulator, session: requests.Session) -> None:
+    import jenkins
+
+    client = jenkins.Jenkins(emu.url, USER, PASSWORD, timeout=10)
+    for name in ("my job", "r\u00e9gistre-\u043a\u0438\u0457\u0432"):
+        client.create_job(name, pipeline())
+        info = client.get_job_info(name)
+        assert info["name"] == name
+        assert info["url"] == emu.url + "job/" + requests.utils.quote(name, safe="") + "/"
+    # names resolve case-insensitively, as in Jenkins; python-jenkins then notices the other spelling
+    assert session.get(emu.url + "job/MY%20JOB/api/json?tree=name", timeout=10).json()["name"] == "my job"
+    with pytest.raises(jenkins.JenkinsException, match="unexpected job name"):
+        client.job_exists("MY JOB")
+
+
+def test_head_is_served_like_get(emu: JenkinsEmulator, session: requests.Session) -> None:
+    emu.put_job("a", pipeline())
+    r = session.head(emu.url + "job/a/config.xml", timeout=10)
+    assert r.status_code == 200
+    assert r.content == b""
+    assert int(r.headers["Content-Length"]) == len(emu.get_config("a").encode())
