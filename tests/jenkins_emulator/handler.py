@@ -12,103 +12,29 @@ import json
 import socket
 import time
 import traceback
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
-from . import export, xmlconfig
+from . import export
 from .model import Build, ConfigError, Failure, Item, NotFound, resolve_parameters
+from .responses import (
+    HTML_TYPE,
+    NEW_ITEM_XML,
+    PERMALINKS,
+    REASONS,
+    XML_TYPE,
+    Response,
+    failure,
+    html,
+    json_response,
+    not_found,
+    oops,
+    requires_post,
+)
 
 if TYPE_CHECKING:
     from .server import JenkinsEmulator
-
-JSON_TYPE = "application/json;charset=utf-8"
-HTML_TYPE = "text/html;charset=utf-8"
-XML_TYPE = "application/xml"
-PERMALINKS: dict[str, Callable[[Build], bool]] = {
-    "lastBuild": lambda b: True,
-    "lastCompletedBuild": lambda b: b.result is not None,
-    "lastSuccessfulBuild": lambda b: b.result in ("SUCCESS", "UNSTABLE"),
-    "lastStableBuild": lambda b: b.result == "SUCCESS",
-    "lastFailedBuild": lambda b: b.result == "FAILURE",
-    "lastUnstableBuild": lambda b: b.result == "UNSTABLE",
-    "lastUnsuccessfulBuild": lambda b: b.result is not None and b.result != "SUCCESS",
-}
-REASONS = {
-    200: "OK",
-    201: "Created",
-    302: "Found",
-    303: "See Other",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    500: "Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
-NEW_ITEM_XML = {
-    xmlconfig.ROOT_CLASSES[xmlconfig.FOLDER]: xmlconfig.DEFAULT_FOLDER_XML,
-    xmlconfig.ROOT_CLASSES[xmlconfig.WORKFLOW_JOB]: "<flow-definition><actions/><description></description>"
-    "<keepDependencies>false</keepDependencies><properties/><triggers/><disabled>false</disabled>"
-    "</flow-definition>",
-    xmlconfig.ROOT_CLASSES[xmlconfig.FREESTYLE]: "<project><actions/><description></description>"
-    '<keepDependencies>false</keepDependencies><properties/><scm class="hudson.scm.NullSCM"/>'
-    "<canRoam>true</canRoam><disabled>false</disabled><triggers/><concurrentBuild>false</concurrentBuild>"
-    "<builders/><publishers/><buildWrappers/></project>",
-}
-
-
-class Response:
-    __slots__ = ("body", "content_type", "headers", "status")
-
-    def __init__(
-        self,
-        status: int,
-        body: bytes | str = b"",
-        content_type: str | None = None,
-        headers: list[tuple[str, str]] | None = None,
-    ) -> None:
-        self.status = status
-        self.body = body.encode("utf-8") if isinstance(body, str) else body
-        self.content_type = content_type
-        self.headers = headers or []
-
-
-def _html(status: int, title: str, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    esc = message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    body = (
-        f"<!DOCTYPE html><html><head><title>{title} [Jenkins]</title></head>"
-        f"<body><h1>{title}</h1><p>{esc}</p></body></html>"
-    )
-    return Response(status, body, HTML_TYPE, headers)
-
-
-def failure(message: str) -> Response:
-    """hudson.model.Failure rendered by AbstractModelObject/error.jelly."""
-    return _html(400, "Error", message, [("X-Error", message)])
-
-
-def not_found() -> Response:
-    return _html(404, "Not Found", "Not Found")
-
-
-def oops(message: str) -> Response:
-    return _html(500, "Oops!", f"A problem occurred while processing the request: {message}")
-
-
-def requires_post() -> Response:
-    return _html(405, "Method Not Allowed", "This URL requires POST")
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(status, json.dumps(data, separators=(",", ":")), JSON_TYPE)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -206,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
             if inj_status is not None:
-                resp = _html(inj_status, REASONS.get(inj_status, "Error"), "Injected failure")
+                resp = html(inj_status, REASONS.get(inj_status, "Error"), "Injected failure")
         if resp is None:
             try:
                 resp = self._dispatch(method, raw_path, query, body)
@@ -234,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
         return (
             None,
             False,
-            _html(
+            html(
                 401,
                 "Unauthorized",
                 f"Invalid password/token for user: {user}",
@@ -287,12 +213,12 @@ class Handler(BaseHTTPRequestHandler):
                 params.update(parse_qs(body.decode("utf-8", "replace")))
             crumb = self.headers.get("Jenkins-Crumb") or next(iter(params.get("Jenkins-Crumb", [])), None)
             if crumb is None or session is None or crumb != emu.crumb_for(user, session):
-                return _html(403, "Error", "No valid crumb was included in the request")
+                return html(403, "Error", "No valid crumb was included in the request")
         if emu.security and user is None and not emu.anonymous_read:
             return self._forbidden_anonymous(raw_path)
         if method == "POST" and emu.security and (user is None or user in emu.read_only_users):
             who = user or "anonymous"
-            return _html(
+            return html(
                 403,
                 "Access Denied",
                 f"{who} is missing the Job/Configure permission",
@@ -321,13 +247,13 @@ class Handler(BaseHTTPRequestHandler):
         get = method in ("GET", "HEAD")
         if not segments:
             if get:
-                return _html(200, "Dashboard", "Welcome to Jenkins!")
+                return html(200, "Dashboard", "Welcome to Jenkins!")
             return None
         if segments == ["crumbIssuer", "api", "json"]:
             if not emu.csrf:
                 return not_found()
             if not get:
-                return requires_post() if method == "POST" else _html(405, "Error", "GET only")
+                return requires_post() if method == "POST" else html(405, "Error", "GET only")
             headers: list[tuple[str, str]] = []
             if session is None:
                 session = emu.new_session()
@@ -385,19 +311,19 @@ class Handler(BaseHTTPRequestHandler):
         tree = emu.tree
         if method not in ("GET", "HEAD", "POST"):
             if rest == ["config.xml"]:
-                return _html(400, "Error", f"Unexpected method {method}")
-            return _html(405, "Method Not Allowed", f"Method {method} not allowed")
+                return html(400, "Error", f"Unexpected method {method}")
+            return html(405, "Method Not Allowed", f"Method {method} not allowed")
         is_root = item is tree.root
         if not rest:
             if get:
                 title = "Dashboard" if is_root else item.full_name
-                return _html(200, title, f"{title} [Jenkins]")
+                return html(200, title, f"{title} [Jenkins]")
             return not_found()
         if rest == ["configure"] and get and not is_root:
-            return _html(200, "Configure", f"{item.full_name} Config [Jenkins]")
+            return html(200, "Configure", f"{item.full_name} Config [Jenkins]")
         if rest == ["api", "json"]:
             if not get:
-                return _html(405, "Method Not Allowed", "This URL requires GET")
+                return html(405, "Method Not Allowed", "This URL requires GET")
             return self._api_json(item, query)
         if rest == ["createItem"]:
             if not get and (is_root or item.is_folder):
@@ -441,7 +367,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 spec = export.parse_tree(params["tree"][0])
             except export.TreeError as exc:
-                return _html(400, "Error", str(exc))
+                return html(400, "Error", str(exc))
         if item is emu.tree.root:
             data = export.root_json(item, emu.url, spec, use_security=emu.security, use_crumbs=emu.csrf)
         else:
@@ -493,7 +419,7 @@ class Handler(BaseHTTPRequestHandler):
         emu = self.emu
         facts = item.facts
         if facts.disabled:
-            return _html(409, "Error", f"{item.full_name} is not buildable")
+            return html(409, "Error", f"{item.full_name} is not buildable")
         form = parse_qs(query, keep_blank_values=True)
         if body and (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
             for key, values in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
@@ -501,15 +427,15 @@ class Handler(BaseHTTPRequestHandler):
         given: dict[str, str] = {}
         if action == "buildWithParameters":
             if not facts.params:
-                return _html(400, "Error", f"{item.full_name} is not parameterized")
+                return html(400, "Error", f"{item.full_name} is not parameterized")
             given = {k: v[0] for k, v in form.items()}
         elif facts.params:
             if "json" not in form:
-                return _html(400, "Error", "Nothing is submitted")
+                return html(400, "Error", "Nothing is submitted")
             try:
                 submitted = json.loads(form["json"][0]).get("parameter", [])
             except (ValueError, AttributeError):
-                return _html(400, "Error", "This page expects a form submission")
+                return html(400, "Error", "This page expects a form submission")
             if isinstance(submitted, dict):
                 submitted = [submitted]
             given = {str(p.get("name")): str(p.get("value")) for p in submitted if isinstance(p, dict)}
@@ -536,12 +462,12 @@ class Handler(BaseHTTPRequestHandler):
         if build is None:
             return not_found()
         if rest[1:] == []:
-            return _html(200, f"#{build.number}", f"{item.full_name} #{build.number}")
+            return html(200, f"#{build.number}", f"{item.full_name} #{build.number}")
         data = export.build_json(item, build, emu.url)
         params = parse_qs(query)
         if "tree" in params:
             try:
                 data = export.apply_tree(data, export.parse_tree(params["tree"][0]))
             except export.TreeError as exc:
-                return _html(400, "Error", str(exc))
+                return html(400, "Error", str(exc))
         return json_response(data)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -21,8 +20,9 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import xmlconfig
-from .handler import JSON_TYPE, Handler, Response, json_response
+from .handler import Handler
 from .model import Build, ItemTree, NotFound
+from .responses import JSON_TYPE, Response, json_response
 
 
 @dataclass(frozen=True)
@@ -383,15 +383,3 @@ class JenkinsEmulator:
                 self.delay_next(float(params.get("seconds", "1")), int(params.get("count", "1")), prefix)
                 return json_response({"ok": True})
         return Response(404, json.dumps({"error": "unknown control endpoint"}), JSON_TYPE)
-
-
-def wait_for_port(host: str, port: int, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
