@@ -1,0 +1,407 @@
+"""Carry a registry's backup settings into the values.yaml of a new registry version (pure core).
+
+``global.timeZone`` and ``global.registryBackup`` are taken from the *current* values.yaml; the
+*incoming* file (the new version's) keeps everything else: comments, key order, quoting, anchors.
+The rules:
+
+* a setting present in the current file replaces the incoming one, formatting, quoting and the
+  comments on its own lines included (round-trip YAML with ruamel.yaml);
+* a setting absent in the current file is removed from the incoming file (defaults applied before,
+  so they must apply after: a default in the new chart must not silently change the backups);
+* an invalid current setting is carried over unchanged, with a warning;
+* a setting that already has the same YAML meaning in the incoming file (same tags and values) is
+  left as the incoming file writes it; so upgrading an upgraded file returns it byte for byte.
+
+Before returning, the result is checked: it must read (YAML node for node) like the incoming file
+outside the carried-over keys, and validate to the same settings (or the same errors) as the
+current file. Otherwise :class:`UpgradeError` is raised and nothing is written.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError as RuamelYAMLError
+from ruamel.yaml.error import YAMLFutureWarning
+from ruamel.yaml.tokens import CommentToken
+from ruamel.yaml.util import load_yaml_guess_indent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from provisioner.policy import DEFAULT_POLICY, Policy
+from provisioner.validation import validate_values_text
+from provisioner.values_yaml import YamlError, compose_strict
+
+CARRIED_KEYS = ("timeZone", "registryBackup")
+_FIXED_NOW = datetime(2026, 1, 1, tzinfo=UTC)  # DST warnings are not compared; any instant will do
+
+
+class UpgradeError(ValueError):
+    """The upgrade cannot be made safely (exit 1); ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line is not None else self.message
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    text: str  # the upgraded values.yaml
+    carried_over: dict[str, object]  # dotted key -> value (plain JSON data) now in the output
+    changed: tuple[str, ...]  # dotted keys whose text was rewritten from the current file
+    removed: tuple[str, ...]  # dotted keys deleted from the incoming file (absent in the current one)
+    warnings: tuple[str, ...]
+    unchanged: bool  # the output is byte-identical to the incoming file
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "carriedOver": dict(self.carried_over),
+            "changed": list(self.changed),
+            "removed": list(self.removed),
+            "unchanged": self.unchanged,
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def _compose(text: str, what: str) -> Node | None:
+    try:
+        return compose_strict(text, what=what)
+    except YamlError as exc:
+        raise UpgradeError(exc.message, exc.line) from exc
+
+
+def _global_node(root: Node | None, what: str) -> MappingNode | None:
+    """The ``global`` mapping node (None when absent); UpgradeError when it cannot hold settings."""
+    if root is None:
+        return None
+    if not isinstance(root, MappingNode):
+        raise UpgradeError(f"{what}: the document is not a mapping", root.start_mark.line + 1)
+    found = [value for key, value in root.value if isinstance(key, ScalarNode) and key.value == "global"]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise UpgradeError(f"{what}: duplicate key 'global'", found[1].start_mark.line + 1)
+    if not isinstance(found[0], MappingNode):
+        raise UpgradeError(
+            f"{what}: global is not a mapping, so it has no timeZone or registryBackup to carry",
+            found[0].start_mark.line + 1,
+        )
+    return found[0]
+
+
+def _entries(node: MappingNode | None) -> dict[str, Node]:
+    if node is None:
+        return {}
+    return {str(k.value): v for k, v in node.value if isinstance(k, ScalarNode)}
+
+
+def _same(a: Node, b: Node, memo: set[tuple[int, int]] | None = None) -> bool:
+    """Same YAML meaning: same tags (YAML 1.1 resolution, as Helm and the validator read) and values."""
+    memo = set() if memo is None else memo
+    pair = (id(a), id(b))
+    if pair in memo:  # shared (aliased) nodes: compare once, keeps "billion laughs" linear
+        return True
+    memo.add(pair)
+    if type(a) is not type(b) or a.tag != b.tag:
+        return False
+    if isinstance(a, ScalarNode):
+        return bool(a.value == b.value)
+    if len(a.value) != len(b.value):
+        return False
+    if isinstance(a, SequenceNode):
+        return all(_same(x, y, memo) for x, y in zip(a.value, b.value, strict=True))
+    return all(
+        _same(ka, kb, memo) and _same(va, vb, memo) for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True)
+    )
+
+
+def _without_carried(root: Node | None) -> Node | None:
+    """A shallow copy of the tree with global.timeZone/registryBackup dropped (for comparison)."""
+    if not isinstance(root, MappingNode):
+        return root
+    pairs: list[tuple[Node, Node]] = []
+    for key, value in root.value:
+        if isinstance(key, ScalarNode) and key.value == "global" and isinstance(value, MappingNode):
+            kept = [(k, v) for k, v in value.value if not (isinstance(k, ScalarNode) and k.value in CARRIED_KEYS)]
+            if not kept:
+                continue  # an emptied global counts as absent
+            value = MappingNode(value.tag, kept, value.start_mark, value.end_mark, value.flow_style)
+        pairs.append((key, value))
+    return MappingNode(root.tag, pairs, root.start_mark, root.end_mark, root.flow_style)
+
+
+def _yaml(indents: tuple[int, int, int] = (2, 2, 0)) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 1 << 30  # never re-wrap long lines
+    mapping, sequence, offset = indents
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _content_lines(text: str) -> list[str]:
+    return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def _guess_indents(text: str) -> tuple[int, int, int]:
+    """(mapping indent, sequence indent, dash offset) as the file writes them."""
+    lines = _content_lines(text)
+    mapping = None
+    for line, following in zip(lines, lines[1:], strict=False):
+        body = line.lstrip()
+        if body.startswith("- ") or not body.split(" #")[0].rstrip().endswith(":"):
+            continue
+        step = (len(following) - len(following.lstrip())) - (len(line) - len(body))
+        if step > 0 and not following.lstrip().startswith("- "):
+            mapping = step
+            break
+    mapping = mapping or 2
+    _, sequence, offset = load_yaml_guess_indent(text)
+    if offset is None or sequence is None:
+        return mapping, mapping, 0
+    return mapping, max(sequence, offset + 2), offset
+
+
+def _load_rt(text: str, what: str) -> Any:
+    try:
+        return _yaml().load(text)
+    except (RuamelYAMLError, YAMLFutureWarning) as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = int(mark.line) + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UpgradeError(f"{what} cannot be read for a round trip: {problem}", line) from exc
+
+
+# ---------------------------------------------------------------------------------------------
+# Comments: ruamel keeps the comment lines *after* an entry on that entry (on its deepest last
+# item). A carried entry keeps its own end-of-line comment but the lines after it belong to the
+# incoming file (they introduce the next key), so they are swapped.
+
+
+def _is_block(value: Any) -> bool:
+    return isinstance(value, CommentedMap | CommentedSeq) and len(value) > 0 and not value.fa.flow_style()
+
+
+def _tail_slot(parent: Any, key: Any) -> tuple[list[Any], int]:
+    """(list, index) where the comment after entry ``key`` of ``parent`` lives."""
+    value = parent[key]
+    while _is_block(value):
+        parent, key = value, (len(value) - 1 if isinstance(value, CommentedSeq) else list(value)[-1])
+        value = parent[key]
+    item = parent.ca.items.setdefault(key, [None, None, None, None])
+    return item, 0 if isinstance(parent, CommentedSeq) else 2
+
+
+def _split(token: CommentToken | None) -> tuple[str, str, int]:
+    """(end-of-line comment, following lines, column) of a trailing comment token."""
+    if token is None:
+        return "", "", 0
+    text = str(token.value)
+    head, newline, rest = text.partition("\n")
+    if not newline:
+        return head, "", token.column
+    return head, rest, token.column
+
+
+def _set_tail(slot: tuple[list[Any], int], eol: str, rest: str, column: int) -> None:
+    item, index = slot
+    if not eol and not rest:
+        item[index] = None
+        return
+    item[index] = CommentToken(eol + "\n" + rest, _Mark(column), None)
+
+
+class _Mark:
+    """The minimal start mark CommentToken needs (a column)."""
+
+    def __init__(self, column: int) -> None:
+        self.line = 0
+        self.column = column
+
+
+def _take_rest(parent: Any, key: Any) -> str:
+    """Remove and return the comment lines following entry ``key`` (its end-of-line comment stays)."""
+    slot = _tail_slot(parent, key)
+    eol, rest, column = _split(slot[0][slot[1]])
+    _set_tail(slot, eol, "", column)
+    return rest
+
+
+def _append_rest(parent: Any, key: Any, rest: str) -> None:
+    slot = _tail_slot(parent, key)
+    eol, old, column = _split(slot[0][slot[1]])
+    _set_tail(slot, eol, old + rest, column)
+
+
+def _carry(cur_global: Any, inc_global: Any, key: str) -> None:
+    """Replace (or add) ``key`` in the incoming global with the current one, comments sorted out."""
+    keys = list(inc_global)
+    if key in inc_global:
+        rest = _take_rest(inc_global, key)
+        position = keys.index(key)
+        pre = inc_global.ca.items.get(key, [None, None, None, None])[1]
+        del inc_global[key]
+        inc_global.ca.items.pop(key, None)
+    else:
+        after = "timeZone" if key == "registryBackup" and "timeZone" in inc_global else (keys[-1] if keys else None)
+        rest = _take_rest(inc_global, after) if after is not None else ""
+        position = keys.index(after) + 1 if after is not None else 0
+        pre = None
+    value = cur_global[key]
+    own = list(cur_global.ca.items.get(key, [None, None, None, None]))
+    if inc_global.fa.flow_style():  # inside a flow mapping: flow too, and no room for comments
+        _to_flow(value)
+        own = [None, None, None, None]
+    inc_global.insert(position, key, value)
+    own[1] = pre  # comment lines above the key belong to the incoming file
+    inc_global.ca.items[key] = own
+    slot = _tail_slot(inc_global, key)
+    eol, _current_rest, column = _split(slot[0][slot[1]])
+    _set_tail(slot, eol, rest, column)
+
+
+def _to_flow(value: Any) -> None:
+    if isinstance(value, CommentedMap | CommentedSeq):
+        value.fa.set_flow_style()
+        value.ca.items.clear()
+        value.ca.comment = None
+        for child in value.values() if isinstance(value, CommentedMap) else value:
+            _to_flow(child)
+
+
+def _remove(inc_global: Any, key: str) -> None:
+    keys = list(inc_global)
+    rest = _take_rest(inc_global, key)
+    index = keys.index(key)
+    del inc_global[key]
+    inc_global.ca.items.pop(key, None)
+    if rest:
+        if index > 0:
+            _append_rest(inc_global, keys[index - 1], rest)
+        elif len(keys) > 1:  # becomes the comment above the next key
+            item = inc_global.ca.items.setdefault(keys[1], [None, None, None, None])
+            item[1] = [CommentToken(rest, _Mark(0), None), *(item[1] or [])]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> object:
+    """JSON-friendly plain data for the report."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _dump(data: Any, incoming: str) -> str:
+    yaml = _yaml(_guess_indents(incoming))
+    lines = _content_lines(incoming)
+    yaml.explicit_start = bool(lines) and lines[0].startswith("---")
+    yaml.explicit_end = bool(lines) and lines[-1].rstrip() == "..."
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _settings_view(text: str, policy: Policy) -> object:
+    result = validate_values_text(text, policy, now=_FIXED_NOW)
+    if result.settings is not None:
+        return result.settings
+    return tuple((e.field, e.message) for e in result.errors)
+
+
+def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_POLICY) -> UpgradeResult:
+    """The incoming values.yaml with global.timeZone and global.registryBackup of the current one."""
+    cur_root = _compose(current, "current values.yaml")
+    inc_root = _compose(incoming, "incoming values.yaml")
+    cur_entries = _entries(_global_node(cur_root, "current values.yaml"))
+    inc_entries = _entries(_global_node(inc_root, "incoming values.yaml"))
+
+    warnings: list[str] = []
+    checked = validate_values_text(current, policy, now=_FIXED_NOW)
+    for error in checked.errors:
+        where = f" (line {error.line})" if error.line is not None else ""
+        warnings.append(
+            f"current {error.field} is invalid{where}: {error.message}; carried over unchanged "
+            "(an upgrade never changes a registry's backups): fix it in the registry's values.yaml"
+        )
+
+    to_carry = [k for k in CARRIED_KEYS if k in cur_entries and not (
+        k in inc_entries and _same(cur_entries[k], inc_entries[k]))]
+    to_remove = [k for k in CARRIED_KEYS if k not in cur_entries and k in inc_entries]
+
+    cur_data = _load_rt(current, "current values.yaml")
+    carried_over = {f"global.{k}": _plain(cur_data["global"][k]) for k in CARRIED_KEYS if k in cur_entries}
+    if not to_carry and not to_remove:
+        return UpgradeResult(incoming, carried_over, (), (), tuple(warnings), unchanged=True)
+
+    inc_data = _load_rt(incoming, "incoming values.yaml")
+    if inc_data is None:
+        inc_data = CommentedMap()
+    end_comments = ""
+    if "global" not in inc_data:  # appended at the end; comments that ended the file stay last
+        keys = list(inc_data)
+        end_comments = _take_rest(inc_data, keys[-1]) if keys else ""
+        inc_data["global"] = CommentedMap()
+    inc_global = inc_data["global"]
+    for key in to_remove:
+        _remove(inc_global, key)
+    for key in CARRIED_KEYS:  # in this order, so registryBackup lands after timeZone when added
+        if key in to_carry:
+            _carry(cur_data["global"], inc_global, key)
+    if end_comments and len(inc_global):
+        _append_rest(inc_global, list(inc_global)[-1], end_comments)
+    text = _dump(inc_data, incoming)
+
+    _check(text, incoming, current, policy)
+    return UpgradeResult(
+        text,
+        carried_over,
+        tuple(f"global.{k}" for k in to_carry),
+        tuple(f"global.{k}" for k in to_remove),
+        tuple(warnings),
+        unchanged=text == incoming,
+    )
+
+
+def _check(text: str, incoming: str, current: str, policy: Policy) -> None:
+    """The output must keep the incoming file's meaning and the current file's settings."""
+    out_root = _compose(text, "upgraded values.yaml")
+    inc_root = _compose(incoming, "incoming values.yaml")
+    out_rest, inc_rest = _without_carried(out_root), _without_carried(inc_root)
+    same_rest = (out_rest is None and inc_rest is None) or (
+        out_rest is not None and inc_rest is not None and _same(out_rest, inc_rest)
+    )
+    if not same_rest:
+        raise UpgradeError(
+            "the round trip would change the incoming file outside global.timeZone and "
+            "global.registryBackup; nothing written (please report this file)"
+        )
+    if _settings_view(text, policy) != _settings_view(current, policy):
+        raise UpgradeError(
+            "the upgraded file would not validate to the current backup settings; nothing written "
+            "(please report this file)"
+        )
