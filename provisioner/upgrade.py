@@ -20,6 +20,7 @@ current file. Otherwise :class:`UpgradeError` is raised and nothing is written.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -124,7 +125,8 @@ def _same(a: Node, b: Node, memo: set[tuple[int, int]] | None = None) -> bool:
     if isinstance(a, SequenceNode):
         return all(_same(x, y, memo) for x, y in zip(a.value, b.value, strict=True))
     return all(
-        _same(ka, kb, memo) and _same(va, vb, memo) for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True)
+        _same(ka, kb, memo) and _same(va, vb, memo)
+        for (ka, va), (kb, vb) in zip(a.value, b.value, strict=True)
     )
 
 
@@ -135,7 +137,9 @@ def _without_carried(root: Node | None) -> Node | None:
     pairs: list[tuple[Node, Node]] = []
     for key, value in root.value:
         if isinstance(key, ScalarNode) and key.value == "global" and isinstance(value, MappingNode):
-            kept = [(k, v) for k, v in value.value if not (isinstance(k, ScalarNode) and k.value in CARRIED_KEYS)]
+            kept = [
+                (k, v) for k, v in value.value if not (isinstance(k, ScalarNode) and k.value in CARRIED_KEYS)
+            ]
             if not kept:
                 continue  # an emptied global counts as absent
             value = MappingNode(value.tag, kept, value.start_mark, value.end_mark, value.flow_style)
@@ -160,7 +164,7 @@ def _guess_indents(text: str) -> tuple[int, int, int]:
     """(mapping indent, sequence indent, dash offset) as the file writes them."""
     lines = _content_lines(text)
     mapping = None
-    for line, following in zip(lines, lines[1:], strict=False):
+    for line, following in itertools.pairwise(lines):
         body = line.lstrip()
         if body.startswith("- ") or not body.split(" #")[0].rstrip().endswith(":"):
             continue
@@ -256,7 +260,11 @@ def _carry(cur_global: Any, inc_global: Any, key: str) -> None:
         del inc_global[key]
         inc_global.ca.items.pop(key, None)
     else:
-        after = "timeZone" if key == "registryBackup" and "timeZone" in inc_global else (keys[-1] if keys else None)
+        after = (
+            "timeZone"
+            if key == "registryBackup" and "timeZone" in inc_global
+            else (keys[-1] if keys else None)
+        )
         rest = _take_rest(inc_global, after) if after is not None else ""
         position = keys.index(after) + 1 if after is not None else 0
         pre = None
@@ -349,8 +357,11 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
             "(an upgrade never changes a registry's backups): fix it in the registry's values.yaml"
         )
 
-    to_carry = [k for k in CARRIED_KEYS if k in cur_entries and not (
-        k in inc_entries and _same(cur_entries[k], inc_entries[k]))]
+    to_carry = [
+        k
+        for k in CARRIED_KEYS
+        if k in cur_entries and not (k in inc_entries and _same(cur_entries[k], inc_entries[k]))
+    ]
     to_remove = [k for k in CARRIED_KEYS if k not in cur_entries and k in inc_entries]
 
     cur_data = _load_rt(current, "current values.yaml")
