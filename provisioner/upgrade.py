@@ -144,6 +144,8 @@ def _without_carried(root: Node | None) -> Node | None:
                 continue  # an emptied global counts as absent
             value = MappingNode(value.tag, kept, value.start_mark, value.end_mark, value.flow_style)
         pairs.append((key, value))
+    if not pairs:  # an empty mapping and an empty document read the same
+        return None
     return MappingNode(root.tag, pairs, root.start_mark, root.end_mark, root.flow_style)
 
 
@@ -307,6 +309,25 @@ def _remove(inc_global: Any, key: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _keep_anchors(data: Any) -> None:
+    """ruamel drops anchors nobody refers to; the incoming file keeps all of them."""
+    seen: set[int] = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        anchor = getattr(node, "anchor", None)
+        if anchor is not None and getattr(anchor, "value", None) is not None:
+            anchor.always_dump = True
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def _plain(value: Any) -> object:
     """JSON-friendly plain data for the report."""
     if isinstance(value, dict):
@@ -331,7 +352,10 @@ def _dump(data: Any, incoming: str) -> str:
     yaml.explicit_end = bool(lines) and lines[-1].rstrip() == "..."
     out = io.StringIO()
     yaml.dump(data, out)
-    return out.getvalue()
+    text = out.getvalue()
+    if "\r\n" in incoming:  # keep Windows line ends
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return text
 
 
 def _settings_view(text: str, policy: Policy) -> object:
@@ -370,6 +394,7 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
         return UpgradeResult(incoming, carried_over, (), (), tuple(warnings), unchanged=True)
 
     inc_data = _load_rt(incoming, "incoming values.yaml")
+    _keep_anchors(inc_data)
     if inc_data is None:
         inc_data = CommentedMap()
     end_comments = ""
