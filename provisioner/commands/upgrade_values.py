@@ -227,7 +227,9 @@ def _text_report(result: UpgradeResult, report: dict[str, object]) -> str:
         lines.append(f"Removed {key} from the incoming file: not set before, so the defaults still apply.")
     for warning in result.warnings:
         lines.append(f"warning: {warning}")
-    if result.unchanged:
+    if "commit" in report and report["unchanged"]:
+        lines.append(f"{report['output']} is already upgraded: nothing to commit.")
+    elif "commit" not in report and result.unchanged:
         lines.append("The incoming file already keeps these settings: written unchanged.")
     if report.get("commit"):
         lines.append(f"Committed {report['commit']} ({report['output']}).")
@@ -267,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
     if target is not None:
         report["output"] = str(target)
         report["commit"] = None
+        report["unchanged"] = result.text == current  # the repository's file is already upgraded
         if result.text != current:
             write_atomically(target, result.text)
             message = commit_message(result, values_path, args.incoming)
