@@ -362,7 +362,7 @@ def _settings_view(text: str, policy: Policy) -> object:
     result = validate_values_text(text, policy, now=_FIXED_NOW)
     if result.settings is not None:
         return result.settings
-    return tuple((e.field, e.message) for e in result.errors)
+    return tuple(sorted((e.field, e.message) for e in result.errors))  # the order follows the lines
 
 
 def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_POLICY) -> UpgradeResult:
@@ -377,8 +377,8 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
     for error in checked.errors:
         where = f" (line {error.line})" if error.line is not None else ""
         warnings.append(
-            f"current {error.field} is invalid{where}: {error.message}; carried over unchanged "
-            "(an upgrade never changes a registry's backups): fix it in the registry's values.yaml"
+            f"current {error.field} is invalid{where}: {error.message} -- carried over unchanged "
+            "(an upgrade never changes a registry's backups); fix it in values.yaml"
         )
 
     to_carry = [

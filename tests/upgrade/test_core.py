@@ -13,7 +13,9 @@ from tests.upgrade.shapes import CURRENT, INCOMING, carried_lines, changed_lines
 
 def _view(text: str) -> object:
     result = validate_values_text(text)
-    return result.settings if result.settings is not None else [(e.field, e.message) for e in result.errors]
+    if result.settings is not None:
+        return result.settings
+    return sorted((e.field, e.message) for e in result.errors)
 
 
 @pytest.mark.parametrize("shape", sorted(INCOMING))
@@ -230,3 +232,14 @@ def test_what_ruamel_cannot_round_trip_is_refused_not_mangled() -> None:
         upgrade_values_text(CURRENT, "global:\n  timeZone: UTC\t# a tab before the comment\n")
     with pytest.raises(UpgradeError, match=r"outside global\.timeZone"):
         upgrade_values_text(CURRENT, "g: &g {a: 1}\nglobal: *g\n")
+
+
+def test_every_setting_invalid_and_moved_around() -> None:
+    current = (
+        "global:\n  timeZone: Europe/kyiv\n  registryBackup:\n    enabled: yes\n"
+        '    schedule: "*/30 * * * *"\n    expireInDays: 14\n'
+    )
+    result = upgrade_values_text(current, INCOMING["key-order-changed"])
+    assert len(result.warnings) == 4
+    assert _view(result.text) == _view(current)
+    assert "    expireInDays: 14\n" in result.text and "  timeZone: Europe/kyiv\n" in result.text
