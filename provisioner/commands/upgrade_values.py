@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -96,7 +97,10 @@ def write_atomically(target: Path, text: str) -> None:
     """Temp file in the target's directory, fsync, rename; keeps an existing file's mode."""
     directory = target.parent if str(target.parent) else Path(".")
     try:
-        mode = target.stat().st_mode & 0o7777
+        info = target.lstat()
+        if not stat.S_ISREG(info.st_mode):  # never rename over a device, a pipe or a symlink
+            raise UsageError(f"cannot write {target}: not a regular file")
+        mode = info.st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
     except OSError as exc:

@@ -225,3 +225,23 @@ def test_repo_unusable_current_changes_nothing(tmp_path: Path, capsys: pytest.Ca
     assert "global is not a mapping" in capsys.readouterr().err
     assert (repo / VALUES).read_text(encoding="utf-8") == "global: 5\n"
     assert git(repo, "rev-list", "--count", "HEAD") == "1"
+
+
+@pytest.mark.parametrize("kind", ["device", "symlink", "directory"])
+def test_output_must_be_a_regular_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str) -> None:
+    cur, inc = _files(tmp_path)
+    if kind == "device":
+        target = Path("/dev/null")
+    elif kind == "symlink":
+        target = tmp_path / "link.yaml"
+        (tmp_path / "real.yaml").write_text("x: 1\n", encoding="utf-8")
+        target.symlink_to(tmp_path / "real.yaml")
+    else:
+        target = tmp_path / "adir"
+        target.mkdir()
+    argv = ["upgrade-values", "--current", str(cur), "--incoming", str(inc), "-o", str(target)]
+    assert main(argv) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert Path("/dev/null").is_char_device()
+    if kind == "symlink":
+        assert target.is_symlink() and (tmp_path / "real.yaml").read_text(encoding="utf-8") == "x: 1\n"
