@@ -19,24 +19,28 @@ current file. Otherwise :class:`UpgradeError` is raised and nothing is written.
 
 from __future__ import annotations
 
-import io
-import itertools
 import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError as RuamelYAMLError
 from ruamel.yaml.error import YAMLFutureWarning
-from ruamel.yaml.tokens import CommentToken
-from ruamel.yaml.util import load_yaml_guess_indent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from provisioner.policy import DEFAULT_POLICY, Policy
 from provisioner.validation import validate_values_text
 from provisioner.values_yaml import YamlError, compose_strict
+from provisioner.yaml_roundtrip import (
+    append_rest,
+    carry_entry,
+    dump_like,
+    keep_anchors,
+    make_yaml,
+    remove_entry,
+    take_rest,
+)
 
 CARRIED_KEYS = ("timeZone", "registryBackup")
 _FIXED_NOW = datetime(2026, 1, 1, tzinfo=UTC)  # DST warnings are not compared; any instant will do
@@ -149,183 +153,14 @@ def _without_carried(root: Node | None) -> Node | None:
     return MappingNode(root.tag, pairs, root.start_mark, root.end_mark, root.flow_style)
 
 
-def _yaml(indents: tuple[int, int, int] = (2, 2, 0)) -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 1 << 30  # never re-wrap long lines
-    mapping, sequence, offset = indents
-    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    return yaml
-
-
-def _content_lines(text: str) -> list[str]:
-    return [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-
-
-def _guess_indents(text: str) -> tuple[int, int, int]:
-    """(mapping indent, sequence indent, dash offset) as the file writes them."""
-    lines = _content_lines(text)
-    mapping = None
-    for line, following in itertools.pairwise(lines):
-        body = line.lstrip()
-        if body.startswith("- ") or not body.split(" #")[0].rstrip().endswith(":"):
-            continue
-        step = (len(following) - len(following.lstrip())) - (len(line) - len(body))
-        if step > 0 and not following.lstrip().startswith("- "):
-            mapping = step
-            break
-    mapping = mapping or 2
-    _, sequence, offset = load_yaml_guess_indent(text)
-    if offset is None or sequence is None:
-        return mapping, mapping, 0
-    return mapping, max(sequence, offset + 2), offset
-
-
 def _load_rt(text: str, what: str) -> Any:
     try:
-        return _yaml().load(text)
+        return make_yaml().load(text)
     except (RuamelYAMLError, YAMLFutureWarning) as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = int(mark.line) + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UpgradeError(f"{what} cannot be read for a round trip: {problem}", line) from exc
-
-
-# ---------------------------------------------------------------------------------------------
-# Comments: ruamel keeps the comment lines *after* an entry on that entry (on its deepest last
-# item). A carried entry keeps its own end-of-line comment but the lines after it belong to the
-# incoming file (they introduce the next key), so they are swapped.
-
-
-def _is_block(value: Any) -> bool:
-    return isinstance(value, CommentedMap | CommentedSeq) and len(value) > 0 and not value.fa.flow_style()
-
-
-def _tail_slot(parent: Any, key: Any) -> tuple[list[Any], int]:
-    """(list, index) where the comment after entry ``key`` of ``parent`` lives."""
-    value = parent[key]
-    while _is_block(value):
-        parent, key = value, (len(value) - 1 if isinstance(value, CommentedSeq) else list(value)[-1])
-        value = parent[key]
-    item = parent.ca.items.setdefault(key, [None, None, None, None])
-    return item, 0 if isinstance(parent, CommentedSeq) else 2
-
-
-def _split(token: CommentToken | None) -> tuple[str, str, int]:
-    """(end-of-line comment, following lines, column) of a trailing comment token."""
-    if token is None:
-        return "", "", 0
-    text = str(token.value)
-    head, newline, rest = text.partition("\n")
-    if not newline:
-        return head, "", token.column
-    return head, rest, token.column
-
-
-def _set_tail(slot: tuple[list[Any], int], eol: str, rest: str, column: int) -> None:
-    item, index = slot
-    if not eol and not rest:
-        item[index] = None
-        return
-    item[index] = CommentToken(eol + "\n" + rest, _Mark(column), None)
-
-
-class _Mark:
-    """The minimal start mark CommentToken needs (a column)."""
-
-    def __init__(self, column: int) -> None:
-        self.line = 0
-        self.column = column
-
-
-def _take_rest(parent: Any, key: Any) -> str:
-    """Remove and return the comment lines following entry ``key`` (its end-of-line comment stays)."""
-    slot = _tail_slot(parent, key)
-    eol, rest, column = _split(slot[0][slot[1]])
-    _set_tail(slot, eol, "", column)
-    return rest
-
-
-def _append_rest(parent: Any, key: Any, rest: str) -> None:
-    slot = _tail_slot(parent, key)
-    eol, old, column = _split(slot[0][slot[1]])
-    _set_tail(slot, eol, old + rest, column)
-
-
-def _carry(cur_global: Any, inc_global: Any, key: str) -> None:
-    """Replace (or add) ``key`` in the incoming global with the current one, comments sorted out."""
-    keys = list(inc_global)
-    if key in inc_global:
-        rest = _take_rest(inc_global, key)
-        position = keys.index(key)
-        pre = inc_global.ca.items.get(key, [None, None, None, None])[1]
-        del inc_global[key]
-        inc_global.ca.items.pop(key, None)
-    else:
-        after = (
-            "timeZone"
-            if key == "registryBackup" and "timeZone" in inc_global
-            else (keys[-1] if keys else None)
-        )
-        rest = _take_rest(inc_global, after) if after is not None else ""
-        position = keys.index(after) + 1 if after is not None else 0
-        pre = None
-    value = cur_global[key]
-    own = list(cur_global.ca.items.get(key, [None, None, None, None]))
-    if inc_global.fa.flow_style():  # inside a flow mapping: flow too, and no room for comments
-        _to_flow(value)
-        own = [None, None, None, None]
-    inc_global.insert(position, key, value)
-    own[1] = pre  # comment lines above the key belong to the incoming file
-    inc_global.ca.items[key] = own
-    slot = _tail_slot(inc_global, key)
-    eol, _current_rest, column = _split(slot[0][slot[1]])
-    _set_tail(slot, eol, rest, column)
-
-
-def _to_flow(value: Any) -> None:
-    if isinstance(value, CommentedMap | CommentedSeq):
-        value.fa.set_flow_style()
-        value.ca.items.clear()
-        value.ca.comment = None
-        for child in value.values() if isinstance(value, CommentedMap) else value:
-            _to_flow(child)
-
-
-def _remove(inc_global: Any, key: str) -> None:
-    keys = list(inc_global)
-    rest = _take_rest(inc_global, key)
-    index = keys.index(key)
-    del inc_global[key]
-    inc_global.ca.items.pop(key, None)
-    if rest:
-        if index > 0:
-            _append_rest(inc_global, keys[index - 1], rest)
-        elif len(keys) > 1:  # becomes the comment above the next key
-            item = inc_global.ca.items.setdefault(keys[1], [None, None, None, None])
-            item[1] = [CommentToken(rest, _Mark(0), None), *(item[1] or [])]
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-def _keep_anchors(data: Any) -> None:
-    """ruamel drops anchors nobody refers to; the incoming file keeps all of them."""
-    seen: set[int] = set()
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        anchor = getattr(node, "anchor", None)
-        if anchor is not None and getattr(anchor, "value", None) is not None:
-            anchor.always_dump = True
-        if isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
 
 
 def _plain(value: Any) -> object:
@@ -343,19 +178,6 @@ def _plain(value: Any) -> object:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
-
-
-def _dump(data: Any, incoming: str) -> str:
-    yaml = _yaml(_guess_indents(incoming))
-    lines = _content_lines(incoming)
-    yaml.explicit_start = bool(lines) and lines[0].startswith("---")
-    yaml.explicit_end = bool(lines) and lines[-1].rstrip() == "..."
-    out = io.StringIO()
-    yaml.dump(data, out)
-    text = out.getvalue()
-    if "\r\n" in incoming:  # keep Windows line ends
-        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-    return text
 
 
 def _settings_view(text: str, policy: Policy) -> object:
@@ -394,23 +216,23 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
         return UpgradeResult(incoming, carried_over, (), (), tuple(warnings), unchanged=True)
 
     inc_data = _load_rt(incoming, "incoming values.yaml")
-    _keep_anchors(inc_data)
+    keep_anchors(inc_data)
     if inc_data is None:
         inc_data = CommentedMap()
     end_comments = ""
     if "global" not in inc_data:  # appended at the end; comments that ended the file stay last
         keys = list(inc_data)
-        end_comments = _take_rest(inc_data, keys[-1]) if keys else ""
+        end_comments = take_rest(inc_data, keys[-1]) if keys else ""
         inc_data["global"] = CommentedMap()
     inc_global = inc_data["global"]
     for key in to_remove:
-        _remove(inc_global, key)
+        remove_entry(inc_global, key)
     for key in CARRIED_KEYS:  # in this order, so registryBackup lands after timeZone when added
         if key in to_carry:
-            _carry(cur_data["global"], inc_global, key)
+            carry_entry(cur_data["global"], inc_global, key)
     if end_comments and len(inc_global):
-        _append_rest(inc_global, list(inc_global)[-1], end_comments)
-    text = _dump(inc_data, incoming)
+        append_rest(inc_global, list(inc_global)[-1], end_comments)
+    text = dump_like(inc_data, incoming)
 
     _check(text, incoming, current, policy)
     return UpgradeResult(

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from provisioner.commands._source import add_policy_argument, load_policy_from_args
 from provisioner.exit_codes import ExitCode, ProvisionerError, UsageError
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="author and committer of the commit (default: the repository's configured identity)",
     )
+    add_policy_argument(parser)  # validates the current settings for the warnings
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.set_defaults(handler=run)
 
@@ -265,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
         target = None
         current = _read(args.current, "current values.yaml")
     try:
-        result = upgrade_values_text(current, incoming)
+        result = upgrade_values_text(current, incoming, load_policy_from_args(args))
     except UpgradeError as exc:
         raise InvalidUpgrade(str(exc)) from exc
 

@@ -245,3 +245,15 @@ def test_output_must_be_a_regular_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert Path("/dev/null").is_char_device()
     if kind == "symlink":
         assert target.is_symlink() and (tmp_path / "real.yaml").read_text(encoding="utf-8") == "x: 1\n"
+
+
+def test_policy_raises_the_bar_for_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cur, inc = _files(tmp_path)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("minimums:\n  expiresInDays: 14\n", encoding="utf-8")
+    argv = ["upgrade-values", "--current", str(cur), "--incoming", str(inc), "--format", "json"]
+    assert main([*argv, "--policy", str(policy)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["carriedOver"]["global.registryBackup"]["expiresInDays"] == 7  # never raised silently
+    assert any("minimum retention of 14 days" in w for w in report["warnings"])
+    assert main([*argv, "--policy", str(tmp_path / "missing.yaml")]) == 2
