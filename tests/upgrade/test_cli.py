@@ -250,7 +250,7 @@ def test_output_must_be_a_regular_file(tmp_path: Path, capsys: pytest.CaptureFix
 def test_policy_raises_the_bar_for_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cur, inc = _files(tmp_path)
     policy = tmp_path / "policy.yaml"
-    policy.write_text("minimums:\n  expiresInDays: 14\n", encoding="utf-8")
+    policy.write_text("defaults:\n  expiresInDays: 14\nminimums:\n  expiresInDays: 14\n", encoding="utf-8")
     argv = ["upgrade-values", "--current", str(cur), "--incoming", str(inc), "--format", "json"]
     assert main([*argv, "--policy", str(policy)]) == 0
     report = json.loads(capsys.readouterr().out)
