@@ -1,0 +1,69 @@
+"""``python -m tests.jenkins_emulator`` in a separate process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import jenkins
+import requests
+
+from .conftest import pipeline
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_cli_serves_until_sigterm() -> None:
+    env = {**os.environ, "EMULATOR_PASSWORD": "pw", "EMULATOR_TOKEN": "tok"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--user", "admin"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("URL http://127.0.0.1:")
+        url = line.split()[1]
+        client = jenkins.Jenkins(url, "admin", "pw", timeout=10)
+        client.create_job("a", pipeline())
+        assert client.job_exists("a")
+        stats = requests.get(url + "_emulator/stats", timeout=10).json()
+        assert stats["byMethod"] == {"GET": 4, "POST": 1}
+        assert stats["jobs"] == 1
+        reqs = requests.get(url + "_emulator/requests", timeout=10).json()
+        assert reqs[0] == {"method": "GET", "path": "/crumbIssuer/api/json", "query": "", "status": 200}
+        assert requests.post(url + "_emulator/reset?jobs=1", timeout=10).json() == {"ok": True}
+        assert requests.get(url + "_emulator/stats", timeout=10).json()["total"] == 0
+        assert not client.job_exists("a")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_cli_no_csrf_plain() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--no-csrf", "--plain"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        assert requests.get(url + "crumbIssuer/api/json", timeout=10).status_code == 404
+        client = jenkins.Jenkins(url, timeout=10)
+        client.create_job("a", pipeline())
+        assert client.get_job_config("a") == pipeline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
