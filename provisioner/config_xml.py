@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import xml.etree.ElementTree as ET  # noqa: S405 - DOCTYPE/entities are refused before parsing
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +152,7 @@ class AppliedMarker:
     valid: bool  # the applied-settings record parses and matches its fingerprint
     registry: str | None = None
     job: str | None = None
+    path: str | None = None
     commit: str | None = None
     author: dict[str, str] | None = None
     settings: BackupSettings | None = None
@@ -202,6 +203,7 @@ def read_marker(description: str) -> AppliedMarker:
         valid=True,
         registry=_optional_str(record.get("registry")),
         job=_optional_str(record.get("job")),
+        path=_optional_str(record.get("path")),
         commit=_optional_str(record.get("commit")),
         author=author_json,
         settings=settings,

@@ -63,14 +63,15 @@ class StringParameter:
 
 
 def templates_dir() -> Path:
-    """``job-templates/`` next to the package (source checkout or editable install), or $PROVISIONER_JOB_TEMPLATES."""
+    """``job-templates/`` next to the package (checkout, editable install) or $PROVISIONER_JOB_TEMPLATES."""
     override = os.environ.get(TEMPLATES_ENV)
     candidate = Path(override) if override else Path(__file__).resolve().parent.parent / "job-templates"
     missing = [name for name in TEMPLATE_FILES if not (candidate / name).is_file()]
     if missing:
         raise TemplateError(
             f"job templates not found in {candidate} (missing {', '.join(missing)}): install the provisioner "
-            f"from its source checkout (pip install -e .) or set {TEMPLATES_ENV} to the job-templates directory"
+            f"from its source checkout (pip install -e .) or set {TEMPLATES_ENV} to the job-templates "
+            "directory"
         )
     return candidate
 
@@ -131,6 +132,7 @@ def applied_marker(
         "v": MARKER_VERSION,
         "registry": registry,
         "job": job_full_name,
+        "path": source.path if source is not None else None,
         "commit": source.commit if source is not None else None,
         "author": author.to_json() if author is not None else None,
         "settings": settings.to_json(),
@@ -155,7 +157,9 @@ def job_description(
     elif source is not None:
         lines.append(f"Source: {_one_line(source.path)} (not from git)")
     lines.append(FINGERPRINT_PREFIX + fingerprint(settings))
-    lines.append(APPLIED_PREFIX + json.dumps(marker, sort_keys=True, separators=(",", ":"), ensure_ascii=True))
+    lines.append(
+        APPLIED_PREFIX + json.dumps(marker, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    )
     return "\n".join(lines)
 
 
@@ -176,7 +180,9 @@ def render_job_config(
 ) -> str:
     """The job's config.xml (UTF-8 text with an XML declaration)."""
     parameters = [
-        StringParameter(PARAM_REGISTRY, registry, "Registry to back up (from the job settings; do not change)."),
+        StringParameter(
+            PARAM_REGISTRY, registry, "Registry to back up (from the job settings; do not change)."
+        ),
         StringParameter(
             PARAM_EXPIRES,
             str(settings.expires_in_hours),

@@ -49,7 +49,9 @@ def check_jenkins_url(url: str, *, allow_public: bool = False) -> str:
             "pass --allow-public-jenkins to allow it (https only)"
         )
     if parts.scheme == "http" and not private:
-        raise UsageError(f"plain http:// is allowed only for private hosts, not {parts.hostname}: use https://")
+        raise UsageError(
+            f"plain http:// is allowed only for private hosts, not {parts.hostname}: use https://"
+        )
     netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     if port is not None:
         netloc += f":{port}"

@@ -70,8 +70,10 @@ class JenkinsHomeTarget:
             raise JenkinsFailure(f"cannot write {file}: {exc.strerror or exc}") from exc
 
     def create_job(self, path: JobPath, config_xml: str) -> None:
-        if not self._home.is_dir():
-            raise JenkinsFailure(f"JENKINS_HOME {self._home} is not a directory")
+        try:
+            self._home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JenkinsFailure(f"cannot create JENKINS_HOME {self._home}: {exc.strerror or exc}") from exc
         for folder in path.folder_paths():
             folder_file = self._item_dir(folder) / CONFIG
             if not folder_file.exists():

@@ -49,7 +49,7 @@ class HttpTarget:
         client: Any = jenkins.Jenkins(self._url, username, token, timeout=self._retry.timeout)
         # python-jenkins turns verification off when PYTHONHTTPSVERIFY=0; we never do.
         client._session.verify = str(ca_bundle) if ca_bundle is not None else True
-        client._session.trust_env = False  # no ~/.netrc credentials, no REQUESTS_CA_BUNDLE surprises
+        client._auths = client._auths[:1]  # no kerberos probing: one auth, no extra request
         self._client = client
         self._crumb_lock = threading.Lock()
 
@@ -71,8 +71,9 @@ class HttpTarget:
                     client.maybe_add_crumb(request)
             return client.jenkins_request(request, add_crumb=False)
 
-        return with_retries(call, what=f"{method} {path}", label=self._label, policy=self._retry,
-                            sleep=self._sleep)
+        return with_retries(
+            call, what=f"{method} {path}", label=self._label, policy=self._retry, sleep=self._sleep
+        )
 
     def _job_url(self, path: JobPath) -> str:
         return _folder_url(path.folders) + f"job/{quote(path.name, safe='')}/"

@@ -111,7 +111,10 @@ def with_retries(
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run ``call``; retry transient failures with backoff. Raises NotFound, HttpStatusError or JenkinsFailure."""
+    """Run ``call``, retrying transient failures with backoff.
+
+    Raises NotFound, HttpStatusError or JenkinsFailure.
+    """
     last = ""
     for attempt in range(1, policy.attempts + 1):
         try:
@@ -125,7 +128,13 @@ def with_retries(
             last = str(mapped)
         if attempt < policy.attempts:
             delay = policy.delay(attempt)
-            LOG.warning("%s: %s; retrying in %.1fs (attempt %d of %d)", what, last, delay, attempt + 1,
-                        policy.attempts)
+            LOG.warning(
+                "%s: %s; retrying in %.1fs (attempt %d of %d)",
+                what,
+                last,
+                delay,
+                attempt + 1,
+                policy.attempts,
+            )
             sleep(delay)
     raise JenkinsFailure(f"{what}: Jenkins at {label} failed after {policy.attempts} attempts: {last}")
