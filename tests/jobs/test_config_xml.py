@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.config_xml import ConfigXmlError, diff_normalized, normalize_config, parse_config, read_marker
+from provisioner.config_xml import (
+    ConfigXmlError,
+    diff_normalized,
+    normalize_config,
+    parse_config,
+    read_marker,
+)
 from provisioner.render import render_job_config
 from provisioner.settings import BackupSettings
 from tests.jenkins_emulator import xmlconfig
@@ -13,7 +19,9 @@ SETTINGS = BackupSettings(enabled=True, schedule="0 12 1 * 1", expires_in_days=7
 
 
 def rendered() -> str:
-    return render_job_config(SETTINGS, registry="reg-a", job_full_name="Create-registry-backup-reg-a", source=None)
+    return render_job_config(
+        SETTINGS, registry="reg-a", job_full_name="Create-registry-backup-reg-a", source=None
+    )
 
 
 def jenkins_resave(xml: str) -> str:
@@ -31,12 +39,16 @@ def test_jenkins_reserialization_means_the_same() -> None:
 
 def test_defaults_plugin_attributes_and_sibling_order_are_ignored() -> None:
     a = "<flow-definition plugin='workflow-job@1'><properties><x/><y>1</y></properties></flow-definition>"
-    b = ('<?xml version="1.1" encoding="UTF-8"?>\n<flow-definition>\n  <disabled>false</disabled>\n'
-         "  <properties><y>1</y>\n<x></x></properties><keepDependencies>false</keepDependencies>"
-         "<triggers/><actions/><description></description></flow-definition>")
+    b = (
+        '<?xml version="1.1" encoding="UTF-8"?>\n<flow-definition>\n  <disabled>false</disabled>\n'
+        "  <properties><y>1</y>\n<x></x></properties><keepDependencies>false</keepDependencies>"
+        "<triggers/><actions/><description></description></flow-definition>"
+    )
     assert normalize_config(a) == normalize_config(b)
     dc = "org.jenkinsci.plugins.workflow.job.properties.DisableConcurrentBuildsJobProperty"
-    assert normalize_config(f"<r><{dc}/></r>") == normalize_config(f"<r><{dc}><abortPrevious>false</abortPrevious></{dc}></r>")
+    assert normalize_config(f"<r><{dc}/></r>") == normalize_config(
+        f"<r><{dc}><abortPrevious>false</abortPrevious></{dc}></r>"
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,7 +84,7 @@ def test_parameter_order_matters_and_removal_is_detected() -> None:
     assert dc in xml
     start = xml.index(dc)
     end = xml.index("</org.jenkinsci.plugins.workflow.job.properties.DisableConcurrentBuildsJobProperty>")
-    without = xml[:start] + xml[end + len(dc) + 1:]
+    without = xml[:start] + xml[end + len(dc) + 1 :]
     assert normalize_config(without) != normalize_config(xml)
 
 

@@ -32,8 +32,9 @@ def render_case(case: str) -> str:
     assert result.settings is not None, result.errors
     path = job_path(default_job_name(spec["registry"]), spec.get("folder"))
     source = ValuesSource(text=text, path="deploy-templates/values.yaml", commit=COMMIT, author=AUTHOR)
-    return render_job_config(result.settings, registry=spec["registry"], job_full_name=path.full_name,
-                             source=source)
+    return render_job_config(
+        result.settings, registry=spec["registry"], job_full_name=path.full_name, source=source
+    )
 
 
 def test_every_required_case_exists() -> None:

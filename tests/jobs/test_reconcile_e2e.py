@@ -21,8 +21,16 @@ Run = Callable[..., CliRun]
 
 def reconcile(run_cli: Run, repo: Path, jenkins: JenkinsEmulator, *extra: str) -> CliRun:
     return run_cli(
-        "reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-url", jenkins.url,
-        "--format", "json", *extra,
+        "reconcile",
+        "--repo",
+        str(repo),
+        "--registry",
+        "reg-a",
+        "--jenkins-url",
+        jenkins.url,
+        "--format",
+        "json",
+        *extra,
     )
 
 
@@ -52,8 +60,12 @@ def test_update_after_new_commit_and_audit(
 ) -> None:
     audit = tmp_path / "audit.jsonl"
     assert reconcile(run_cli, repo, jenkins, "--audit-log", str(audit)).code == 0
-    sha = commit(repo, {VALUES_PATH: values_yaml(schedule="0 3 * * 1-5", days=14)},
-                 author=("Petro Shevchenko", "petro@example.com"), message="weekday backups")
+    sha = commit(
+        repo,
+        {VALUES_PATH: values_yaml(schedule="0 3 * * 1-5", days=14)},
+        author=("Petro Shevchenko", "petro@example.com"),
+        message="weekday backups",
+    )
     jenkins.reset_counters()
     result = reconcile(run_cli, repo, jenkins, "--audit-log", str(audit))
     assert result.code == 0, result.err
@@ -65,8 +77,19 @@ def test_update_after_new_commit_and_audit(
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [line["action"] for line in lines] == ["created", "updated"]
     last = lines[-1]
-    assert set(last) == {"ts", "event", "registry", "job", "action", "drift", "actor", "commit", "changes",
-                         "result", "error"}
+    assert set(last) == {
+        "ts",
+        "event",
+        "registry",
+        "job",
+        "action",
+        "drift",
+        "actor",
+        "commit",
+        "changes",
+        "result",
+        "error",
+    }
     assert last["event"] == "backup-settings-reconciled" and last["ts"].endswith("Z")
     assert last["actor"] == {"name": "Petro Shevchenko", "email": "petro@example.com"}
     assert last["changes"] == {"schedule": ["30 19 * * *", "0 3 * * 1-5"], "expiresInDays": [7, 14]}
@@ -85,10 +108,13 @@ def test_disable_keeps_the_job(run_cli: Run, repo: Path, jenkins: JenkinsEmulato
     assert job_facts(jenkins.get_config(JOB)).trigger_specs == ("TZ=Europe/Kyiv\n30 19 * * *",)
 
 
-def test_drift_is_reported_and_restored(run_cli: Run, repo: Path, jenkins: JenkinsEmulator,
-                                        tmp_path: Path) -> None:
+def test_drift_is_reported_and_restored(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, tmp_path: Path
+) -> None:
     assert reconcile(run_cli, repo, jenkins).code == 0
-    jenkins.edit_config(JOB, lambda text: text.replace("<spec>TZ=Europe/Kyiv\n30 19", "<spec>TZ=Europe/Kyiv\n45 23"))
+    jenkins.edit_config(
+        JOB, lambda text: text.replace("<spec>TZ=Europe/Kyiv\n30 19", "<spec>TZ=Europe/Kyiv\n45 23")
+    )
     assert "45 23" in jenkins.get_config(JOB)
     audit = tmp_path / "audit.jsonl"
     result = reconcile(run_cli, repo, jenkins, "--audit-log", str(audit))
@@ -140,8 +166,9 @@ def test_rewritten_history_applies_with_a_warning(run_cli: Run, repo: Path, jenk
         "global:\n  registryBackup:\n    enabled: yes-please\n",
     ],
 )
-def test_invalid_values_send_zero_requests(run_cli: Run, repo: Path, jenkins: JenkinsEmulator, bad: str,
-                                           tmp_path: Path) -> None:
+def test_invalid_values_send_zero_requests(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, bad: str, tmp_path: Path
+) -> None:
     commit(repo, {VALUES_PATH: bad})
     audit = tmp_path / "audit.jsonl"
     result = reconcile(run_cli, repo, jenkins, "--audit-log", str(audit))
@@ -156,8 +183,9 @@ def test_dry_run_is_read_only(run_cli: Run, repo: Path, jenkins: JenkinsEmulator
     data = result.json()
     assert data["dryRun"] is True and data["action"] == "created" and "TZ=Europe/Kyiv" in str(data["diff"])
     assert jenkins.count("POST") == 0 and jenkins.job_names() == []
-    text = run_cli("reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-url", jenkins.url,
-                   "--dry-run")
+    text = run_cli(
+        "reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-url", jenkins.url, "--dry-run"
+    )
     assert "would be created" in text.out and "+++ rendered" in text.out
 
 
@@ -171,8 +199,17 @@ def test_unmanaged_job_is_refused(run_cli: Run, repo: Path, jenkins: JenkinsEmul
 
 def test_job_of_another_registry_is_refused(run_cli: Run, repo: Path, jenkins: JenkinsEmulator) -> None:
     assert reconcile(run_cli, repo, jenkins, "--job-name", "shared").code == 0
-    other = run_cli("reconcile", "--repo", str(repo), "--registry", "reg-b", "--jenkins-url", jenkins.url,
-                    "--job-name", "shared")
+    other = run_cli(
+        "reconcile",
+        "--repo",
+        str(repo),
+        "--registry",
+        "reg-b",
+        "--jenkins-url",
+        jenkins.url,
+        "--job-name",
+        "shared",
+    )
     assert other.code == 3 and "managed for registry 'reg-a'" in other.err
 
 
@@ -189,14 +226,16 @@ def test_jenkins_down_gives_exit_3(run_cli: Run, repo: Path, monkeypatch: pytest
     server = JenkinsEmulator().start()
     url = server.url
     server.stop()
-    result = run_cli("reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-url", url,
-                     "--timeout", "2")
+    result = run_cli(
+        "reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-url", url, "--timeout", "2"
+    )
     assert result.code == 3
     assert "failed after 4 attempts" in result.err and "connection failed" in result.err
 
 
-def test_persistent_500_gives_exit_3_after_retries(run_cli: Run, repo: Path, jenkins: JenkinsEmulator,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_persistent_500_gives_exit_3_after_retries(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("provisioner.jenkins.retry.time.sleep", lambda _s: None)
     jenkins.fail_next(500, count=10)
     result = reconcile(run_cli, repo, jenkins)
@@ -204,8 +243,9 @@ def test_persistent_500_gives_exit_3_after_retries(run_cli: Run, repo: Path, jen
     assert jenkins.count() == 4
 
 
-def test_transient_500_is_retried(run_cli: Run, repo: Path, jenkins: JenkinsEmulator,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_500_is_retried(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("provisioner.jenkins.retry.time.sleep", lambda _s: None)
     jenkins.fail_next(503, count=2)
     result = reconcile(run_cli, repo, jenkins)
@@ -213,8 +253,9 @@ def test_transient_500_is_retried(run_cli: Run, repo: Path, jenkins: JenkinsEmul
     assert result.json()["action"] == "created"
 
 
-def test_bad_token_gives_401_exit_3_without_retry(run_cli: Run, repo: Path, jenkins: JenkinsEmulator,
-                                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_token_gives_401_exit_3_without_retry(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("JENKINS_TOKEN", "wrong-token-value")
     audit = tmp_path / "audit.jsonl"
     result = reconcile(run_cli, repo, jenkins, "--audit-log", str(audit))
@@ -226,8 +267,9 @@ def test_bad_token_gives_401_exit_3_without_retry(run_cli: Run, repo: Path, jenk
     assert line["result"] == "error" and "401" in line["error"] and line["action"] is None
 
 
-def test_token_file_and_user_flag(run_cli: Run, repo: Path, jenkins: JenkinsEmulator,
-                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_token_file_and_user_flag(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("JENKINS_USER")
     monkeypatch.delenv("JENKINS_TOKEN")
     token_file = tmp_path / "token"
@@ -248,8 +290,9 @@ def test_password_login_uses_a_crumb_once(run_cli: Run, repo: Path, monkeypatch:
         assert server.count() == 4  # GET 404, crumb, createItem, read-back
 
 
-def test_dropped_trigger_gives_exit_3(run_cli: Run, repo: Path, jenkins: JenkinsEmulator,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dropped_trigger_gives_exit_3(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A zone Jenkins does not know (validation would refuse it; here the renderer is fed it directly):
     # the emulator, like Jenkins, answers 200 and silently drops the trigger.
     import provisioner.render as render
@@ -262,7 +305,9 @@ def test_dropped_trigger_gives_exit_3(run_cli: Run, repo: Path, jenkins: Jenkins
     assert job_facts(jenkins.get_config(JOB)).trigger_specs == ()
 
 
-def test_realistic_reserialization_still_unchanged(run_cli: Run, repo: Path, jenkins: JenkinsEmulator) -> None:
+def test_realistic_reserialization_still_unchanged(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator
+) -> None:
     assert reconcile(run_cli, repo, jenkins).code == 0
     # Jenkins re-saves the job: same meaning, other bytes (element order, plugin versions, defaults).
     jenkins.edit_config(JOB, lambda text: text.replace('plugin="workflow-job@', 'plugin="workflow-job@9'))
@@ -275,14 +320,36 @@ def test_realistic_reserialization_still_unchanged(run_cli: Run, repo: Path, jen
 
 
 def test_public_host_and_plain_http_are_refused(run_cli: Run, repo: Path) -> None:
-    public = run_cli("reconcile", "--repo", str(repo), "--registry", "reg-a",
-                     "--jenkins-url", "https://jenkins.example.com/")
+    public = run_cli(
+        "reconcile",
+        "--repo",
+        str(repo),
+        "--registry",
+        "reg-a",
+        "--jenkins-url",
+        "https://jenkins.example.com/",
+    )
     assert public.code == 2 and "public" in public.err
-    plain = run_cli("reconcile", "--repo", str(repo), "--registry", "reg-a", "--allow-public-jenkins",
-                    "--jenkins-url", "http://jenkins.example.com/")
+    plain = run_cli(
+        "reconcile",
+        "--repo",
+        str(repo),
+        "--registry",
+        "reg-a",
+        "--allow-public-jenkins",
+        "--jenkins-url",
+        "http://jenkins.example.com/",
+    )
     assert plain.code == 2 and "https" in plain.err
-    creds = run_cli("reconcile", "--repo", str(repo), "--registry", "reg-a",
-                    "--jenkins-url", "http://u:secret@jenkins.svc/")
+    creds = run_cli(
+        "reconcile",
+        "--repo",
+        str(repo),
+        "--registry",
+        "reg-a",
+        "--jenkins-url",
+        "http://u:secret@jenkins.svc/",
+    )
     assert creds.code == 2 and "secret" not in creds.err
 
 
@@ -294,8 +361,19 @@ def test_registry_must_be_a_dns_label(run_cli: Run, repo: Path, name: str) -> No
 
 def test_jenkins_home_target(run_cli: Run, repo: Path, tmp_path: Path) -> None:
     home = tmp_path / "jenkins_home"
-    args = ("reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-home", str(home),
-            "--folder", "registries", "--format", "json")
+    args = (
+        "reconcile",
+        "--repo",
+        str(repo),
+        "--registry",
+        "reg-a",
+        "--jenkins-home",
+        str(home),
+        "--folder",
+        "registries",
+        "--format",
+        "json",
+    )
     first = run_cli(*args)
     assert first.code == 0, first.err and first.json()["action"] == "created"
     config = home / "jobs" / "registries" / "jobs" / JOB / "config.xml"

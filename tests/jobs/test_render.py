@@ -24,13 +24,16 @@ SETTINGS = BackupSettings(enabled=True, schedule="30 19 * * *", expires_in_days=
 HOSTILE = "Eve <eve@x> & ]]> </description><disabled>true</disabled> '\" $(rm -rf /) `id`\n\x07"
 
 
-def render(source: ValuesSource | None, registry: str = "reg-a", job: str = "Create-registry-backup-reg-a") -> str:
+def render(
+    source: ValuesSource | None, registry: str = "reg-a", job: str = "Create-registry-backup-reg-a"
+) -> str:
     return render_job_config(SETTINGS, registry=registry, job_full_name=job, source=source)
 
 
 def test_hostile_author_and_path_stay_text() -> None:
-    source = ValuesSource(text="", path="values</spec>&.yaml", commit="a" * 40,
-                          author=Author(name=HOSTILE, email="e@x]]>&<"))
+    source = ValuesSource(
+        text="", path="values</spec>&.yaml", commit="a" * 40, author=Author(name=HOSTILE, email="e@x]]>&<")
+    )
     xml = render(source)
     facts = job_facts(xml)
     assert facts.disabled is False  # the injected <disabled>true</disabled> is only text

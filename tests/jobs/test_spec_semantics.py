@@ -20,8 +20,15 @@ from provisioner.settings import BackupSettings
 from tests.foundation.cron_strategies import GeneratedSchedule, schedules
 from tests.jenkins_emulator import jenkins_spec_error, jenkins_spec_matches
 
-ZONES = ["Europe/Kyiv", "Europe/Kiev", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC",
-         "America/Sao_Paulo"]
+ZONES = [
+    "Europe/Kyiv",
+    "Europe/Kiev",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "UTC",
+    "America/Sao_Paulo",
+]
 # Local midnights shortly before DST changes (and ordinary days), as UTC instants.
 STARTS = [
     datetime(2026, 3, 28, 12, tzinfo=UTC),  # Europe: spring forward on 03-29
@@ -56,9 +63,15 @@ def spec_for(schedule_text: str, zone: str) -> str:
     return spec_text(BackupSettings(enabled=True, schedule=schedule_text, expires_in_days=7, time_zone=zone))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(g=schedules(sparse_times=True), zone=st.sampled_from(ZONES), start=st.sampled_from(STARTS),
-       shift_days=st.integers(0, 40))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
+@given(
+    g=schedules(sparse_times=True),
+    zone=st.sampled_from(ZONES),
+    start=st.sampled_from(STARTS),
+    shift_days=st.integers(0, 40),
+)
 def test_generated_schedules_fire_exactly_at_next_runs(
     g: GeneratedSchedule, zone: str, start: datetime, shift_days: int
 ) -> None:
@@ -93,11 +106,17 @@ def test_dst_and_day_rule_examples(schedule: str, zone: str, start: datetime, ho
 
 
 def test_facts_examples() -> None:
-    gap = jenkins_fires(spec_for("30 3 * * *", "Europe/Kyiv"), datetime(2027, 3, 27, tzinfo=UTC),
-                        datetime(2027, 3, 30, tzinfo=UTC))
+    gap = jenkins_fires(
+        spec_for("30 3 * * *", "Europe/Kyiv"),
+        datetime(2027, 3, 27, tzinfo=UTC),
+        datetime(2027, 3, 30, tzinfo=UTC),
+    )
     assert gap == [datetime(2027, 3, 27, 1, 30, tzinfo=UTC), datetime(2027, 3, 29, 0, 30, tzinfo=UTC)]
-    overlap = jenkins_fires(spec_for("0 3 * * *", "Europe/Kyiv"), datetime(2026, 10, 24, 22, tzinfo=UTC),
-                            datetime(2026, 10, 25, 3, tzinfo=UTC))
+    overlap = jenkins_fires(
+        spec_for("0 3 * * *", "Europe/Kyiv"),
+        datetime(2026, 10, 24, 22, tzinfo=UTC),
+        datetime(2026, 10, 25, 3, tzinfo=UTC),
+    )
     assert overlap == [datetime(2026, 10, 25, 0, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)]
     dom_dow = spec_for("0 12 1 * 1", "Europe/Kyiv")
     assert dom_dow == "TZ=Europe/Kyiv\n0 12 1 * *\n0 12 * * 1"
