@@ -56,7 +56,7 @@ def start_emulator() -> tuple[subprocess.Popen[str], str]:
 
 def control(url: str, path: str, method: str = "GET") -> dict[str, object]:
     req = urllib.request.Request(url + path, method=method, data=b"" if method == "POST" else None)
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local emulator
+    with urllib.request.urlopen(req, timeout=10) as resp:
         body = resp.read()
     return json.loads(body) if body else {}
 
@@ -182,7 +182,8 @@ def main() -> int:
         "# Reconcile benchmark",
         "",
         "Command: `.venv/bin/python bench/bench_reconcile.py` (emulator in its own process, API-token auth,",
-        f"CSRF on; {args.runs} library runs and {args.cli_runs} CLI runs per case; Python {report['python']},",
+        f"CSRF on; {args.runs} library runs and {args.cli_runs} CLI runs per case;",
+        f"Python {report['python']},",
         f"{report['machine']}, shared with other jobs, so times are indicative).",
         "",
         "| case | requests (max) | library median ms | library max ms | CLI requests | CLI median ms |",
@@ -198,7 +199,8 @@ def main() -> int:
     lines += [
         "",
         "Requests: unchanged = 1 (GET config.xml, no crumb: Jenkins checks crumbs on POST only);",
-        "updated = 4 in a fresh process (GET config.xml, GET crumb, POST config.xml, GET config.xml read-back),",
+        "updated = 4 in a fresh process (GET config.xml, GET crumb, POST config.xml,",
+        "GET config.xml read-back),",
         "3 with a long-lived target, which fetched its crumb once already (the fleet case);",
         "created = 4 (GET config.xml 404, GET crumb, POST createItem, GET read-back).",
         "Targets: unchanged <= 2, changed <= 4: " + ("met." if ok else "NOT met."),
