@@ -1,0 +1,36 @@
+"""`provisioner render`: print the job's config.xml (what reconcile would send), without Jenkins."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from provisioner.commands._job import add_job_arguments, job_path_from_args, load_valid_settings
+from provisioner.exit_codes import ExitCode
+
+ORDER = 30
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "render",
+        help="print the Create-registry-backup job's config.xml",
+        description="Render the job's config.xml from values.yaml (git commit or file) on stdout. "
+        "Exit 0 ok, 1 invalid settings, 2 usage or I/O error.",
+    )
+    add_job_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from provisioner.render import render_job_config
+
+    path = job_path_from_args(args)
+    loaded = load_valid_settings(args)
+    if loaded is None:
+        return int(ExitCode.INVALID_SETTINGS)
+    source, settings = loaded
+    sys.stdout.write(
+        render_job_config(settings, registry=args.registry, job_full_name=path.full_name, source=source)
+    )
+    return int(ExitCode.OK)

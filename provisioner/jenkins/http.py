@@ -1,0 +1,134 @@
+"""The REST target: python-jenkins for session, auth and crumbs; our own retries and error messages.
+
+Request budget (jenkins-facts.md §3.2): GETs are sent without a crumb (Jenkins checks crumbs only on
+POST), so an unchanged job costs one GET of config.xml. The crumb is fetched once, before the first
+POST, and shared by every thread using this target (one ``requests`` session, one lock).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from provisioner.exit_codes import JenkinsFailure
+from provisioner.jenkins.retry import HttpStatusError, NotFound, RetryPolicy, status_failure, with_retries
+from provisioner.jenkins.target import JobPath
+from provisioner.render import render_folder_config
+
+XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+
+
+def _folder_url(folders: tuple[str, ...]) -> str:
+    return "".join(f"job/{quote(part, safe='')}/" for part in folders)
+
+
+class HttpTarget:
+    """A Jenkins reached over HTTP(S). Safe to share between threads."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        token: str | None = None,
+        ca_bundle: Path | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import jenkins
+
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._url = url if url.endswith("/") else url + "/"
+        parts = urlsplit(self._url)
+        self._label = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+        client: Any = jenkins.Jenkins(self._url, username, token, timeout=self._retry.timeout)
+        # python-jenkins turns verification off when PYTHONHTTPSVERIFY=0; we never do.
+        client._session.verify = str(ca_bundle) if ca_bundle is not None else True
+        client._auths = client._auths[:1]  # no kerberos probing: one auth, no extra request
+        self._client = client
+        self._crumb_lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    # -- low level -------------------------------------------------------------------------------
+    def _send(self, method: str, path: str, *, body: bytes | None = None, post: bool = False) -> Any:
+        import requests
+
+        client = self._client
+
+        def call() -> Any:
+            headers = dict(XML_HEADERS) if body is not None else {}
+            request = requests.Request(method, self._url + path, data=body, headers=headers)
+            if post:
+                with self._crumb_lock:  # one crumb GET for all threads
+                    client.maybe_add_crumb(request)
+            return client.jenkins_request(request, add_crumb=False)
+
+        return with_retries(
+            call, what=f"{method} {path}", label=self._label, policy=self._retry, sleep=self._sleep
+        )
+
+    def _job_url(self, path: JobPath) -> str:
+        return _folder_url(path.folders) + f"job/{quote(path.name, safe='')}/"
+
+    # -- JobTarget -------------------------------------------------------------------------------
+    def read_job(self, path: JobPath) -> str | None:
+        try:
+            response = self._send("GET", self._job_url(path) + "config.xml")
+        except NotFound:
+            return None
+        except HttpStatusError as err:
+            raise status_failure(f"reading job {path.full_name}", self._label, err) from err
+        text: str = response.content.decode("utf-8", "replace")
+        return text
+
+    def update_job(self, path: JobPath, config_xml: str) -> None:
+        try:
+            self._send("POST", self._job_url(path) + "config.xml", body=config_xml.encode(), post=True)
+        except NotFound as exc:
+            raise JenkinsFailure(f"updating job {path.full_name}: it disappeared (HTTP 404)") from exc
+        except HttpStatusError as err:
+            raise status_failure(f"updating job {path.full_name}", self._label, err) from err
+
+    def create_job(self, path: JobPath, config_xml: str) -> None:
+        what = f"creating job {path.full_name}"
+        try:
+            self._create_item(path.folders, path.name, config_xml)
+        except NotFound:
+            # A missing folder: createItem under it is 404. Create the chain, then try once more.
+            self._ensure_folders(path)
+            try:
+                self._create_item(path.folders, path.name, config_xml)
+            except NotFound as exc:
+                raise JenkinsFailure(f"{what}: its folder still does not exist (HTTP 404)") from exc
+            except HttpStatusError as err:
+                raise status_failure(what, self._label, err) from err
+        except HttpStatusError as err:
+            if err.status == 400 and "already exists" in err.detail:
+                raise JenkinsFailure(
+                    f"{what}: someone else created it meanwhile ({err.detail}); run the reconcile again"
+                ) from err
+            raise status_failure(what, self._label, err) from err
+
+    def _create_item(self, folders: tuple[str, ...], name: str, config_xml: str) -> None:
+        query = f"createItem?name={quote(name, safe='')}"
+        self._send("POST", _folder_url(folders) + query, body=config_xml.encode(), post=True)
+
+    def _ensure_folders(self, path: JobPath) -> None:
+        for folder in path.folder_paths():
+            full = "/".join(folder)
+            try:
+                self._create_item(folder[:-1], folder[-1], render_folder_config(full))
+            except HttpStatusError as err:
+                if err.status == 400 and "already exists" in err.detail:
+                    continue  # there already: fine (Jenkins checks the item kind on createItem below)
+                raise status_failure(f"creating folder {full}", self._label, err) from err
+            except NotFound as exc:
+                raise JenkinsFailure(f"creating folder {full}: parent folder missing (HTTP 404)") from exc

@@ -1,0 +1,140 @@
+"""Bounded retries with exponential backoff for transient Jenkins failures.
+
+Transient: connection errors, timeouts, HTTP 5xx. Everything else (4xx, TLS verification) fails at
+once. Errors from python-jenkins and requests are translated here into :class:`JenkinsFailure`
+with messages that never carry credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from provisioner.exit_codes import JenkinsFailure
+
+LOG = logging.getLogger("provisioner")
+T = TypeVar("T")
+_STATUS_IN_MESSAGE = re.compile(r"\[(\d{3})\]")
+_MAX_DETAIL = 200
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4  # total tries per call
+    base_delay: float = 0.5  # seconds before the 2nd try; doubles each time
+    max_delay: float = 8.0
+    timeout: float = 30.0  # per request (connect and read)
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * (2 ** (attempt - 1))))
+
+
+class NotFound(Exception):
+    """HTTP 404 (the caller decides what a missing item means)."""
+
+
+class HttpStatusError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class _Transient(Exception):
+    pass
+
+
+def _short(text: str) -> str:
+    first = " ".join(text.split())
+    return first[:_MAX_DETAIL] + ("..." if len(first) > _MAX_DETAIL else "")
+
+
+def classify(exc: BaseException) -> BaseException:
+    """Map a python-jenkins/requests exception to NotFound, HttpStatusError, _Transient or JenkinsFailure."""
+    import jenkins
+    import requests
+
+    if isinstance(exc, jenkins.NotFoundException):
+        return NotFound(str(exc))
+    if isinstance(exc, requests.exceptions.SSLError):
+        return JenkinsFailure(
+            f"TLS verification failed ({_short(str(exc))}); give the CA with --ca-bundle FILE"
+        )
+    if isinstance(exc, jenkins.TimeoutException | requests.exceptions.Timeout):
+        return _Transient(f"timed out: {_short(str(exc))}")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return _Transient(f"connection failed: {_short(str(exc))}")
+    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        detail = exc.response.headers.get("X-Error") or exc.response.reason or ""
+        if status >= 500:
+            return _Transient(f"HTTP {status} {_short(detail)}")
+        if status == 404:
+            return NotFound(detail)
+        return HttpStatusError(status, _short(detail))
+    if isinstance(exc, jenkins.JenkinsException):
+        match = _STATUS_IN_MESSAGE.search(str(exc))
+        status = int(match.group(1)) if match else 0
+        if status >= 500:
+            return _Transient(f"HTTP {status}")
+        if status:
+            return HttpStatusError(status, _short(str(exc).split("\n", 1)[0]))
+        return JenkinsFailure(f"Jenkins request failed: {_short(str(exc))}")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return JenkinsFailure(f"Jenkins request failed: {_short(str(exc))}")
+    return exc
+
+
+def status_failure(what: str, label: str, err: HttpStatusError) -> JenkinsFailure:
+    if err.status == 401:
+        return JenkinsFailure(
+            f"{what}: authentication failed at {label} (HTTP 401): check JENKINS_USER and JENKINS_TOKEN "
+            "(or --user/--token-file)"
+        )
+    if err.status == 403:
+        return JenkinsFailure(
+            f"{what}: permission denied at {label} (HTTP 403): the user needs Job/Read, Job/Configure "
+            "and Job/Create (and a crumb for password logins)"
+        )
+    return JenkinsFailure(f"{what}: Jenkins at {label} answered HTTP {err.status}: {err.detail}")
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    what: str,
+    label: str,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``call``, retrying transient failures with backoff.
+
+    Raises NotFound, HttpStatusError or JenkinsFailure.
+    """
+    last = ""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return call()
+        except Exception as exc:  # translated below; anything unknown is re-raised
+            mapped = classify(exc)
+            if not isinstance(mapped, _Transient):
+                if mapped is exc:
+                    raise
+                raise mapped from exc
+            last = str(mapped)
+        if attempt < policy.attempts:
+            delay = policy.delay(attempt)
+            LOG.warning(
+                "%s: %s; retrying in %.1fs (attempt %d of %d)",
+                what,
+                last,
+                delay,
+                attempt + 1,
+                policy.attempts,
+            )
+            sleep(delay)
+    raise JenkinsFailure(f"{what}: Jenkins at {label} failed after {policy.attempts} attempts: {last}")

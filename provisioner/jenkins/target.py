@@ -1,0 +1,77 @@
+"""What the reconciler needs from a Jenkins: read a job's config.xml, create or update it, folders.
+
+Two implementations: :class:`provisioner.jenkins.http.HttpTarget` (REST via python-jenkins) and
+:class:`provisioner.jenkins.home.JenkinsHomeTarget` (a JENKINS_HOME directory, for the embedded
+quick start). Tests of the planner may use any object with these methods.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from provisioner.exit_codes import UsageError
+
+# Jenkins.checkGoodName forbids these (jenkins-facts.md §3.3); we also refuse blanks at the ends.
+_BAD_NAME_CHARS = re.compile(r"[?*/\\%!@#$^&|<>\[\]:;\x00-\x1f\x7f]")
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class JobPath:
+    """A job's full name split into its folders and its own name (``a/b/Job``)."""
+
+    folders: tuple[str, ...]
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return "/".join((*self.folders, self.name))
+
+    def folder_paths(self) -> list[tuple[str, ...]]:
+        """Every ancestor folder, outermost first: (a,), (a, b)."""
+        return [self.folders[: i + 1] for i in range(len(self.folders))]
+
+
+def check_item_name(name: str, what: str) -> str:
+    if not name or name in (".", "..") or name.endswith(".") or name != name.strip():
+        raise UsageError(f"invalid {what} {name!r}: empty, '.', '..', a trailing '.' or outer blanks")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"invalid {what}: longer than {MAX_NAME_LENGTH} characters")
+    bad = _BAD_NAME_CHARS.search(name)
+    if bad:
+        raise UsageError(f"invalid {what} {name!r}: Jenkins does not allow {bad.group()!r} in item names")
+    return name
+
+
+def job_path(name: str, folder: str | None) -> JobPath:
+    """Validate ``--job-name`` and ``--folder a/b`` into a :class:`JobPath`."""
+    folders: tuple[str, ...] = ()
+    if folder is not None:
+        parts = folder.strip("/").split("/") if folder.strip("/") else []
+        if not parts:
+            raise UsageError("--folder must name at least one folder (e.g. registries or team/registries)")
+        folders = tuple(check_item_name(part, "folder name") for part in parts)
+    return JobPath(folders=folders, name=check_item_name(name, "job name"))
+
+
+class JobTarget(Protocol):
+    """A Jenkins the reconciler can read and write. Errors: :class:`provisioner.exit_codes.JenkinsFailure`."""
+
+    @property
+    def label(self) -> str:
+        """Where this target is, for messages (never carries credentials)."""
+        ...
+
+    def read_job(self, path: JobPath) -> str | None:
+        """The job's config.xml, or None when there is no such job."""
+        ...
+
+    def create_job(self, path: JobPath, config_xml: str) -> None:
+        """Create the job; missing folders are created first."""
+        ...
+
+    def update_job(self, path: JobPath, config_xml: str) -> None:
+        """Replace the job's config.xml."""
+        ...

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from provisioner.cli import main
+from tests.jenkins_emulator import JenkinsEmulator
+from tests.support.gitrepo import make_repo
+
+USER, TOKEN = "deployer", "tok-3f9a1c77e2"
+VALUES_PATH = "deploy-templates/values.yaml"
+
+
+def values_yaml(
+    *, enabled: bool = True, schedule: str = "30 19 * * *", days: int = 7, zone: str = "Europe/Kyiv"
+) -> str:
+    return (
+        "global:\n"
+        f"  timeZone: {zone}\n"
+        "  registryBackup:\n"
+        f"    enabled: {'true' if enabled else 'false'}\n"
+        f'    schedule: "{schedule}"\n'
+        f"    expiresInDays: {days}\n"
+    )
+
+
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict[str, object]:
+        data = json.loads(self.out)
+        assert isinstance(data, dict)
+        return data
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging_and_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("JENKINS_USER", "JENKINS_TOKEN", "PYTHONHTTPSVERIFY", "JENKINS_API_EXTRA_HEADERS"):
+        monkeypatch.delenv(name, raising=False)
+    logger = logging.getLogger("provisioner")
+    handlers = list(logger.handlers)
+    yield
+    logger.handlers[:] = handlers
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
+    def run(*argv: str) -> CliRun:
+        capsys.readouterr()
+        logger = logging.getLogger("provisioner")
+        before = list(logger.handlers)
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        finally:
+            logger.handlers[:] = before
+        captured = capsys.readouterr()
+        return CliRun(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def jenkins(monkeypatch: pytest.MonkeyPatch) -> Iterator[JenkinsEmulator]:
+    with JenkinsEmulator(users={USER: "password-not-used"}, api_tokens={USER: TOKEN}) as server:
+        monkeypatch.setenv("JENKINS_USER", USER)
+        monkeypatch.setenv("JENKINS_TOKEN", TOKEN)
+        yield server
+        assert server.internal_errors == []
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "registry"
+    make_repo(path, {VALUES_PATH: values_yaml()}, author=("Olena Koval", "olena@example.com"))
+    return path
