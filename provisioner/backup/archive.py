@@ -151,7 +151,11 @@ def _dump_postgres(source: PgDumpSource, folder: Path | None) -> Iterator[IO[byt
         spool.seek(0)
         LOG.info(
             "dumped database",
-            extra={"database": source.database, "bytes": size, "seconds": round(time.monotonic() - started, 3)},
+            extra={
+                "database": source.database,
+                "bytes": size,
+                "seconds": round(time.monotonic() - started, 3),
+            },
         )
         yield spool
 
@@ -180,7 +184,7 @@ def write_archive(
     try:
         writer = HashingWriter(sink_factory(fd), progress)
         cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads, write_checksum=True)
-        with cctx.stream_writer(writer, write_size=IO_CHUNK, closefd=False) as zwriter:
+        with cctx.stream_writer(writer, write_size=IO_CHUNK, closefd=False) as zwriter:  # type: ignore[arg-type]
             sources = stream_tar(zwriter, dirs, databases, spool_dir=folder, progress=progress)
         progress.finish()
         os.fsync(fd)
@@ -227,7 +231,7 @@ def stream_tar(
                 info.size = os.fstat(spool.fileno()).st_size
                 info.mtime = int(time.time())
                 info.mode = 0o600
-                tar.addfile(info, _CountingReader(spool, progress))  # type: ignore[arg-type]
+                tar.addfile(info, _CountingReader(spool, progress))
             sources.append({"type": "postgres", "database": source.database, "member": member})
         for path, arcname in zip(dirs, _unique_arcnames(dirs), strict=True):
             _add_tree(tar, path, arcname, progress)
@@ -247,7 +251,7 @@ def _add_tree(tar: tarfile.TarFile, root: Path, arcname: str, progress: Progress
         if info.isreg():
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             with os.fdopen(fd, "rb", buffering=0) as handle:
-                tar.addfile(info, _CountingReader(handle, progress))  # type: ignore[arg-type]
+                tar.addfile(info, _CountingReader(handle, progress))
         else:
             tar.addfile(info)
 

@@ -73,7 +73,9 @@ class ArchiveBackend:
                 name.removesuffix(ARCHIVE_SUFFIX).removesuffix(METADATA_SUFFIX) for name in os.listdir(folder)
             }
             backup_id = new_backup_id(now, taken)
-            LOG.info("backup started", extra={"registry": self.registry, "id": backup_id, "backend": "archive"})
+            LOG.info(
+                "backup started", extra={"registry": self.registry, "id": backup_id, "backend": "archive"}
+            )
             kwargs = {} if self.sink_factory is None else {"sink_factory": self.sink_factory}
             result = write_archive(
                 folder,

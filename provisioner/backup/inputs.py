@@ -19,6 +19,7 @@ __all__ = [
     "MIN_HOURS",
     "check_backup_id",
     "check_expires_in_hours",
+    "check_password_file",
     "check_pg_database",
     "check_registry",
     "check_restic_repo",
@@ -72,7 +73,9 @@ def check_expires_in_hours(value: str | None, argument: str = "--expires-in-hour
         raise InvalidInput(argument, f"{_show(value)} has a leading zero ({MIN_HOURS}..{MAX_HOURS})")
     hours = int(value)
     if not MIN_HOURS <= hours <= MAX_HOURS:
-        raise InvalidInput(argument, f"{hours} is outside {MIN_HOURS}..{MAX_HOURS} hours (7 days to 10 years)")
+        raise InvalidInput(
+            argument, f"{hours} is outside {MIN_HOURS}..{MAX_HOURS} hours (7 days to 10 years)"
+        )
     return hours
 
 
@@ -153,3 +156,12 @@ def check_restic_repo(value: str | None, argument: str = "--restic-repo") -> str
     if ":" not in value.split("/", 1)[0]:  # a local path: resolve it
         return os.path.realpath(value)
     return value
+
+
+def check_password_file(value: str, argument: str) -> Path:
+    """A secret file: must exist as a regular, readable file (its content is never read or logged here)."""
+    _check_path_text(value, argument)
+    path = Path(os.path.realpath(value))
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise InvalidInput(argument, "is not a readable regular file")
+    return path
