@@ -203,7 +203,7 @@ class ResticBackend:
             assert proc.stdin is not None
             writer = HashingWriter(_PipeSink(proc.stdin), progress)
             try:
-                stream_tar(writer, dirs, databases, spool_dir=None, progress=progress)  # type: ignore[arg-type]
+                stream_tar(writer, dirs, databases, spool_dir=None, progress=progress)
                 proc.stdin.close()
             except BaseException:
                 # Kill restic before it sees end-of-input, so no snapshot of a partial stream is made.
