@@ -36,6 +36,8 @@ _BACKUP_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
 # No leading '-' (option injection), no '=' or '://' (libpq would read a connection string).
 _PG_DATABASE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}", re.ASCII)
 _MAX_PATH = 4096
+_PATH_PUNCT = "._-+/@,:=%~"  # plus "_" (see _PATH_CHARS)
+_PATH_CHARS = re.compile(r"[A-Za-z0-9 ._+/@,:=%~_-]+", re.ASCII)
 
 
 def _show(value: str) -> str:
@@ -97,16 +99,18 @@ def check_pg_database(value: str, argument: str = "--pg-database") -> str:
 
 
 def _check_path_text(value: str, argument: str) -> None:
+    """Paths may hold only a conservative set of characters: no shell or control characters at all."""
     if value == "":
         raise InvalidInput(argument, "empty path")
     if len(value) > _MAX_PATH:
         raise InvalidInput(argument, f"path longer than {_MAX_PATH} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise InvalidInput(argument, f"{_show(value)} contains control characters (NUL, newline, ...)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(argument, f"{_show(value)} is not valid UTF-8") from None
+    if value.startswith("-"):
+        raise InvalidInput(argument, f"{_show(value)} starts with '-'")
+    if not _PATH_CHARS.fullmatch(value):
+        raise InvalidInput(
+            argument,
+            f"{_show(value)} contains characters other than ASCII letters, digits, space, '_' and {_PATH_PUNCT}",
+        )
 
 
 def check_store(value: str, argument: str = "--store") -> Path:
@@ -151,8 +155,6 @@ def check_restic_repo(value: str | None, argument: str = "--restic-repo") -> str
     if value is None or value == "":
         raise InvalidInput(argument, "missing (give --restic-repo or set RESTIC_REPOSITORY)")
     _check_path_text(value, argument)
-    if value.startswith("-"):
-        raise InvalidInput(argument, f"{_show(value)} starts with '-'")
     if ":" not in value.split("/", 1)[0]:  # a local path: resolve it
         return os.path.realpath(value)
     return value
