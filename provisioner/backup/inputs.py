@@ -109,7 +109,7 @@ def _check_path_text(value: str, argument: str) -> None:
     if not _PATH_CHARS.fullmatch(value):
         raise InvalidInput(
             argument,
-            f"{_show(value)} contains characters other than ASCII letters, digits, space, '_' and {_PATH_PUNCT}",
+            f"{_show(value)} may contain only ASCII letters, digits, space, '_' and {_PATH_PUNCT}",
         )
 
 

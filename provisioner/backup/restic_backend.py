@@ -154,12 +154,10 @@ class ResticBackend:
             "--tag", f"registry={self.registry}", "--tag", f"backup-id={backup_id}",
             "--tag", f"expires={expires.strftime(_STAMP)}", "--tag", _TOOL_TAG,
         )  # fmt: skip
-        digest, size = self._backup_stream(argv, dirs, databases, Progress(f"backup {backup_id}"))
-        ids = self._ids_of(backup_id)
-        if len(ids) != 1:
-            raise BackupFailed(f"expected one restic snapshot for backup {backup_id}, found {len(ids)}")
+        digest, size, short_id = self._backup_stream(argv, dirs, databases, Progress(f"backup {backup_id}"))
         try:
-            self._run("tag", "--add", f"sha256={digest}", "--add", f"size={size}", ids[0])
+            # Tagging rewrites the snapshot (restic gives it a new id): find it again by its tags.
+            self._run("tag", "--add", f"sha256={digest}", "--add", f"size={size}", short_id)
             snap = next((s for s in self.snapshots() if s.backup_id == backup_id), None)
             if snap is None:
                 raise BackupFailed(f"restic snapshot of backup {backup_id} not found after tagging")
@@ -181,7 +179,8 @@ class ResticBackend:
                 "sizeBytes": size,
             },
         )
-        pruned = self.prune(now).pruned if prune else []
+        verified = snap.snapshot_id if self.verify_after_write else None
+        pruned = self.prune(now, known_good=verified).pruned if prune else []
         return RunOutcome(self.registry, "restic", snap.listed(), tuple(pruned))
 
     def _ids_of(self, backup_id: str) -> list[str]:
@@ -195,7 +194,7 @@ class ResticBackend:
 
     def _backup_stream(
         self, args: Sequence[str], dirs: Sequence[Path], databases: Sequence[PgDumpSource], progress: Progress
-    ) -> tuple[str, int]:
+    ) -> tuple[str, int, str]:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
                 self.restic.argv(*args), stdin=subprocess.PIPE, stdout=out, stderr=err, env=self._env()
@@ -227,9 +226,10 @@ class ResticBackend:
                 line for line in (json.loads(x) for x in out.read().splitlines() if x.startswith(b"{"))
                 if isinstance(line, dict) and line.get("message_type") == "summary"
             ]  # fmt: skip
-            if not summary:
-                raise BackupFailed("restic backup printed no JSON summary")
-        return writer.digest.hexdigest(), writer.size
+            short_id = summary[-1].get("snapshot_id") if summary else None
+            if not isinstance(short_id, str) or not re.fullmatch(r"[0-9a-f]{8,64}", short_id, re.ASCII):
+                raise BackupFailed("restic backup printed no JSON summary with a snapshot id")
+        return writer.digest.hexdigest(), writer.size, short_id
 
     # -- verify --------------------------------------------------------------------------------
     def verify_snapshot(self, snap: ResticSnapshot) -> bool:
@@ -268,13 +268,14 @@ class ResticBackend:
         return VerifyOutcome(tuple((s.backup_id, self.verify_snapshot(s)) for s in snaps))
 
     # -- prune ---------------------------------------------------------------------------------
-    def prune(self, now: datetime) -> PruneResult:
+    def prune(self, now: datetime, known_good: str | None = None) -> PruneResult:
+        """Forget expired snapshots of this registry; ``known_good`` is a snapshot id verified just now."""
         snaps = self.snapshots()
         plan = plan_prune(
             snaps,
             key=lambda s: s.backup_id,
             expires=lambda s: s.expires_at,
-            verified=self.verify_snapshot,
+            verified=lambda s: s.snapshot_id == known_good or self.verify_snapshot(s),
             now=now,
         )
         result = PruneResult(kept_newest_verified=plan.keep_newest_verified)

@@ -227,13 +227,24 @@ class ResticRepo:
         return proc.stdout
 
 
-@pytest.fixture
-def restic_repo(tmp_path: Path) -> ResticRepo:
-    secret = tmp_path / "restic-password"
+@pytest.fixture(scope="session")
+def _restic_template(tmp_path_factory: pytest.TempPathFactory) -> ResticRepo:
+    """One `restic init` per session (its key derivation is deliberately slow); tests get copies."""
+    base = tmp_path_factory.mktemp("restic-template")
+    secret = base / "restic-password"
     secret.write_text(secrets.token_urlsafe(24) + "\n")
     os.chmod(secret, 0o600)
-    repo = ResticRepo(path=tmp_path / "restic-repo", password_file=secret, cache=tmp_path / "restic-cache")
+    repo = ResticRepo(path=base / "restic-repo", password_file=secret, cache=base / "restic-cache")
     repo.restic("init")
+    return repo
+
+
+@pytest.fixture
+def restic_repo(_restic_template: ResticRepo, tmp_path: Path) -> ResticRepo:
+    secret = tmp_path / "restic-password"
+    shutil.copy2(_restic_template.password_file, secret)
+    repo = ResticRepo(path=tmp_path / "restic-repo", password_file=secret, cache=tmp_path / "restic-cache")
+    shutil.copytree(_restic_template.path, repo.path)
     return repo
 
 
