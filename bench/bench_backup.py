@@ -4,10 +4,12 @@ Variants, run in the same process, interleaved, --repeat times each:
   floor   tar -cf - DIR | zstd -1 > f                      (compression, no hashing)
   shell   tar -cf - DIR | zstd -1 > f && sha256sum f        (what a shell script does)
   tool    backup-registry run --source DIR ...              (tar + zstd + one-pass SHA-256, fsync,
-                                                             read-back verify from disk, metadata)
+                                                             read-back verify, metadata, a process
+                                                             start and Python imports)
 Before each variant the previous outputs are flushed with sync (untimed), so no variant pays for
-another's writeback; the floor and shell variants do not fsync, the tool does. The data directory (half random bytes, half log-like text) is generated once and cached under
-bench/out/ (gitignored). Peak RSS comes from os.wait4 (ru_maxrss of each child process).
+another's writeback; the floor and shell variants do not fsync, the tool does. The data directory
+(half random bytes, half log-like text) is generated once and cached under bench/out/ (gitignored).
+Peak RSS comes from os.wait4 (ru_maxrss of each child process; for pipelines the largest).
 Targets (issue 4): tool <= 1.25 x floor, tool < shell, tool peak RSS < 150 MB.
 
 Usage: python bench/bench_backup.py [--size-mib 1024] [--repeat 3] [--out bench/out]
