@@ -20,6 +20,7 @@ from provisioner.backup.retention import PruneResult, cleanup_leftovers, prune_r
 from provisioner.backup.store import (
     ARCHIVE_SUFFIX,
     METADATA_SUFFIX,
+    PENDING_PREFIX,
     BackupRecord,
     new_backup_id,
     scan_registry,
@@ -77,33 +78,41 @@ class ArchiveBackend:
                 "backup started", extra={"registry": self.registry, "id": backup_id, "backend": "archive"}
             )
             kwargs = {} if self.sink_factory is None else {"sink_factory": self.sink_factory}
-            result = write_archive(
-                folder,
-                backup_id,
-                dirs,
-                databases,
-                verify=self.verify_after_write,
-                threads=self.threads,
-                **kwargs,  # type: ignore[arg-type]
+            marker = folder / (PENDING_PREFIX + backup_id)
+            os.close(
+                os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             )
-            created = now.replace(microsecond=0)
-            record = BackupRecord(
-                registry=self.registry,
-                id=backup_id,
-                created_at=created,
-                expires_at=created + timedelta(hours=hours),
-                sha256=result.sha256,
-                size_bytes=result.size_bytes,
-                sources=result.sources,
-                tool_version=__version__,
-                archive_path=result.path,
-                metadata_path=folder / (backup_id + METADATA_SUFFIX),
-            )
+            fsync_dir(folder)
             try:
-                atomic_write_json(folder, record.metadata_path.name, record.to_metadata())
-            except BaseException:
-                remove_quietly(result.path)
-                raise
+                result = write_archive(
+                    folder,
+                    backup_id,
+                    dirs,
+                    databases,
+                    verify=self.verify_after_write,
+                    threads=self.threads,
+                    **kwargs,  # type: ignore[arg-type]
+                )
+                created = now.replace(microsecond=0)
+                record = BackupRecord(
+                    registry=self.registry,
+                    id=backup_id,
+                    created_at=created,
+                    expires_at=created + timedelta(hours=hours),
+                    sha256=result.sha256,
+                    size_bytes=result.size_bytes,
+                    sources=result.sources,
+                    tool_version=__version__,
+                    archive_path=result.path,
+                    metadata_path=folder / (backup_id + METADATA_SUFFIX),
+                )
+                try:
+                    atomic_write_json(folder, record.metadata_path.name, record.to_metadata())
+                except BaseException:
+                    remove_quietly(result.path)
+                    raise
+            finally:
+                remove_quietly(marker)
             LOG.info(
                 "backup written",
                 extra={

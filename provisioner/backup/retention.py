@@ -9,6 +9,7 @@ through a symlink; never outside the registry's folder. Everything else is repor
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from provisioner.backup.logs import LOG
 from provisioner.backup.store import (
     ARCHIVE_SUFFIX,
     METADATA_SUFFIX,
+    PENDING_PREFIX,
     TOMBSTONE_PREFIX,
     BackupRecord,
     scan_registry,
@@ -29,6 +31,7 @@ from provisioner.backup.store import (
 __all__ = ["PrunePlan", "PruneResult", "cleanup_leftovers", "plan_prune", "prune_registry"]
 
 T = TypeVar("T")
+_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def _open_folder(folder: Path) -> int:
 def cleanup_leftovers(folder: Path, registry: str) -> list[str]:
     """Under the lock: remove our temp files and finish deletions a crashed prune left (tombstones)."""
     scan = scan_registry(folder, registry)
-    if not scan.temp_files and not scan.tombstones:
+    if not scan.temp_files and not scan.tombstones and not scan.pending:
         return []
     removed: list[str] = []
     fd = _open_folder(folder)
@@ -95,10 +98,17 @@ def cleanup_leftovers(folder: Path, registry: str) -> list[str]:
             _unlink_regular(fd, archive)
             _unlink_regular(fd, tomb)
             removed.extend([archive, tomb])
+        for marker in scan.pending:
+            backup_id = marker[len(PENDING_PREFIX) :]
+            complete = any(r.id == backup_id for r in scan.records)
+            if not complete and _ID.fullmatch(backup_id):
+                _unlink_regular(fd, backup_id + ARCHIVE_SUFFIX)
+                removed.append(backup_id + ARCHIVE_SUFFIX)
+            _unlink_regular(fd, marker)
+            removed.append(marker)
         for name in scan.temp_files:
-            if name not in scan.tombstones:
-                _unlink_regular(fd, name)
-                removed.append(name)
+            _unlink_regular(fd, name)
+            removed.append(name)
         os.fsync(fd)
     finally:
         os.close(fd)

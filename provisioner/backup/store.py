@@ -24,6 +24,7 @@ from provisioner.backup.fsutil import TEMP_PREFIX
 __all__ = [
     "ARCHIVE_SUFFIX",
     "METADATA_SUFFIX",
+    "PENDING_PREFIX",
     "BackupRecord",
     "RegistryScan",
     "format_utc",
@@ -39,6 +40,9 @@ ARCHIVE_SUFFIX = ".tar.zst"
 METADATA_SUFFIX = ".json"
 LOCK_NAME = ".lock"
 TOMBSTONE_PREFIX = TEMP_PREFIX + "delete-"
+# Marks a backup being made: if a run dies between renaming the archive into place and writing the
+# metadata, the marker tells the next run that the archive without metadata is ours to remove.
+PENDING_PREFIX = TEMP_PREFIX + "pending-"
 _ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
@@ -170,6 +174,7 @@ class RegistryScan:
     records: list[BackupRecord] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)  # our temp names, regular files
     tombstones: list[str] = field(default_factory=list)  # interrupted deletions to finish
+    pending: list[str] = field(default_factory=list)  # markers of backups being made (or interrupted)
     unaccounted: dict[str, str] = field(default_factory=dict)  # name -> why it is not ours
 
 
@@ -192,6 +197,9 @@ def scan_registry(folder: Path, registry: str) -> RegistryScan:
             regular = stat.S_ISREG(st.st_mode)
             if name.startswith(TOMBSTONE_PREFIX) and regular:
                 scan.tombstones.append(name)
+                claimed.add(name)
+            elif name.startswith(PENDING_PREFIX) and regular:
+                scan.pending.append(name)
                 claimed.add(name)
             elif name.startswith(TEMP_PREFIX) and regular:
                 scan.temp_files.append(name)
@@ -219,6 +227,8 @@ def scan_registry(folder: Path, registry: str) -> RegistryScan:
                 scan.unaccounted[name] = "symbolic link"
             elif not stat.S_ISREG(st.st_mode):
                 scan.unaccounted[name] = "not a regular file"
+            elif name.endswith(METADATA_SUFFIX):
+                scan.unaccounted[name] = "metadata without a matching archive (a regular file)"
             else:
                 scan.unaccounted[name] = "not made by backup-registry (no matching metadata)"
     finally:

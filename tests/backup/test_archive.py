@@ -549,3 +549,35 @@ def test_files_are_private(src: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     )
     for f in (tmp_path / "s" / "demo").iterdir():
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
+
+
+def test_crash_between_archive_rename_and_metadata(
+    src: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pending marker proves an archive without metadata is ours; without it, it is not touched."""
+    folder = tmp_path / "store" / "demo"
+    folder.mkdir(parents=True)
+    (folder / "20261101T000000Z.tar.zst").write_bytes(b"half-finished backup")
+    (folder / ".backup-registry-tmp-pending-20261101T000000Z").write_bytes(b"")
+    (folder / "20261102T000000Z.tar.zst").write_bytes(b"someone else's file")  # no marker
+    code, _, err = cli(
+        capsys,
+        "run",
+        "--registry",
+        "demo",
+        "--expires-in-hours",
+        "168",
+        "--source",
+        str(src),
+        "--store",
+        str(tmp_path / "store"),
+        "--now",
+        NOW,
+    )
+    assert code == 0, err
+    assert entries(folder) == [
+        ".lock",
+        "20261102T000000Z.tar.zst",
+        "20261122T193000Z.json",
+        "20261122T193000Z.tar.zst",
+    ]
