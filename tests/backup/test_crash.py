@@ -51,7 +51,11 @@ def test_sigkill_mid_backup(tmp_path: Path) -> None:
 
     assert list_backups(store, "demo") == []  # nothing visible
     assert not list(folder.glob("*.json")) and not list(folder.glob("2*.tar.zst"))
-    assert [p.name for p in folder.glob(".backup-registry-tmp-*")] == [temp[0].name]  # the partial temp file
+    leftovers = sorted(p.name for p in folder.glob(".backup-registry-tmp-*"))
+    assert leftovers == [
+        ".backup-registry-tmp-pending-" + temp[0].name.split("-")[3].split(".")[0],
+        temp[0].name,
+    ]
 
     small = tmp_path / "small"
     small.mkdir()
