@@ -52,10 +52,10 @@ def test_sigkill_mid_backup(tmp_path: Path) -> None:
     assert list_backups(store, "demo") == []  # nothing visible
     assert not list(folder.glob("*.json")) and not list(folder.glob("2*.tar.zst"))
     leftovers = sorted(p.name for p in folder.glob(".backup-registry-tmp-*"))
-    assert leftovers == [
-        ".backup-registry-tmp-pending-" + temp[0].name.split("-")[3].split(".")[0],
-        temp[0].name,
-    ]
+    backup_id = temp[0].name.removeprefix(".backup-registry-tmp-").split(".")[0]
+    assert leftovers == sorted(
+        [temp[0].name, f".backup-registry-tmp-pending-{backup_id}"]
+    )  # partial + marker
 
     small = tmp_path / "small"
     small.mkdir()
