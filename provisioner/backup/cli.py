@@ -23,6 +23,7 @@ from provisioner.exit_codes import ExitCode, ProvisionerError
 __all__ = ["build_parser", "main"]
 
 _DEFAULT_STORE = "./backups"
+_BACKENDS = ("archive", "restic", "velero")
 _PROG = "backup-registry"
 
 
@@ -38,8 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--registry", help="registry name, a DNS-1123 label (default: $REGISTRY_NAME)")
-        p.add_argument("--backend", choices=("archive", "restic", "velero"), default="archive")
-        p.add_argument("--store", default=None, help=f"archive store directory (default {_DEFAULT_STORE})")
+        p.add_argument(
+            "--backend", choices=_BACKENDS, default=None, help="default: $BACKUP_BACKEND, else archive"
+        )
+        p.add_argument(
+            "--store",
+            default=None,
+            help=f"archive store directory (default: $BACKUP_STORE, else {_DEFAULT_STORE})",
+        )
         p.add_argument("--restic-repo", default=None, help="restic repository (default: $RESTIC_REPOSITORY)")
         p.add_argument(
             "--k8s-namespace", default=None, help="velero: namespace to back up (default: the registry name)"
@@ -51,8 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="make a backup, verify it, then prune expired ones")
     common(run)
     run.add_argument("--expires-in-hours", help="168..87600 (default: $EXPIRES_IN_HOURS)")
-    run.add_argument("--source", action="append", default=[], metavar="DIR", help="directory to back up")
-    run.add_argument("--pg-database", action="append", default=[], metavar="NAME", help="PostgreSQL database")
+    run.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory to back up (repeatable; default: $BACKUP_SOURCES, ':'-separated)",
+    )
+    run.add_argument(
+        "--pg-database",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="PostgreSQL database (repeatable; default: $BACKUP_PG_DATABASES, ','-separated)",
+    )
     run.add_argument("--no-prune", action="store_true", help="do not prune after the backup")
     run.add_argument("--no-verify", action="store_true", help="skip the read-back verify (not recommended)")
     run.add_argument("--now", help="fixed clock (ISO 8601 with zone), for tests and replays")
@@ -119,15 +138,24 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
     lock_text = args.lock_timeout
     if not (lock_text.isascii() and lock_text.isdigit() and len(lock_text) <= 5):
         raise InvalidInput("--lock-timeout", f"{lock_text[:40]!a} is not whole seconds (0..99999)")
+    backend = args.backend
+    if backend is None:
+        backend = environ.get("BACKUP_BACKEND") or "archive"
+        if backend not in _BACKENDS:
+            raise InvalidInput("BACKUP_BACKEND", f"{backend[:40]!a} is not one of {', '.join(_BACKENDS)}")
     fields: dict[str, object] = {
         "command": args.command,
         "registry": registry,
-        "backend": args.backend,
+        "backend": backend,
         "lock_timeout": float(int(lock_text)),
     }
-    backend = args.backend
     if backend == "archive":
-        fields["store"] = inputs.check_store(args.store if args.store is not None else _DEFAULT_STORE)
+        if args.store is not None:
+            fields["store"] = inputs.check_store(args.store)
+        elif environ.get("BACKUP_STORE"):
+            fields["store"] = inputs.check_store(environ["BACKUP_STORE"], "BACKUP_STORE")
+        else:
+            fields["store"] = inputs.check_store(_DEFAULT_STORE)
         inputs.registry_dir(fields["store"], registry)  # type: ignore[arg-type]
     elif args.store is not None:
         raise InvalidInput("--store", "only the archive backend uses a store")
@@ -154,15 +182,24 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
             args.expires_in_hours if args.expires_in_hours is not None else environ.get("EXPIRES_IN_HOURS"),
             "--expires-in-hours" if args.expires_in_hours is not None else "EXPIRES_IN_HOURS",
         )
+        sources, databases_text = list(args.source), list(args.pg_database)
+        source_arg, db_arg = "--source", "--pg-database"
+        if not sources and not databases_text and backend != "velero":
+            # The Jenkins job passes only the registry and the expiry; what to back up is the agent's
+            # configuration (node environment variables).
+            if environ.get("BACKUP_SOURCES"):
+                sources, source_arg = environ["BACKUP_SOURCES"].split(":"), "BACKUP_SOURCES"
+            if environ.get("BACKUP_PG_DATABASES"):
+                databases_text, db_arg = environ["BACKUP_PG_DATABASES"].split(","), "BACKUP_PG_DATABASES"
         if backend == "velero":
             if args.source or args.pg_database:
                 raise InvalidInput("--source/--pg-database", "the velero backend backs up a namespace only")
         else:
-            if not args.source and not args.pg_database:
+            if not sources and not databases_text:
                 raise InvalidInput(
                     "--source/--pg-database", "give at least one --source DIR or --pg-database NAME"
                 )
-            dirs = tuple(inputs.check_source_dir(s) for s in args.source)
+            dirs = tuple(inputs.check_source_dir(s, source_arg) for s in sources)
             if len(set(dirs)) != len(dirs):
                 raise InvalidInput("--source", "the same directory is given twice")
             store = fields.get("store")
@@ -170,7 +207,7 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
                 if isinstance(store, Path) and (store == d or store.is_relative_to(d)):
                     raise InvalidInput("--source", f"{str(d)!a} contains the backup store")
             fields["dirs"] = dirs
-            databases = tuple(inputs.check_pg_database(db) for db in args.pg_database)
+            databases = tuple(inputs.check_pg_database(db, db_arg) for db in databases_text)
             if len(set(databases)) != len(databases):
                 raise InvalidInput("--pg-database", "the same database is given twice")
             fields["databases"] = databases

@@ -581,3 +581,24 @@ def test_crash_between_archive_rename_and_metadata(
         "20261122T193000Z.json",
         "20261122T193000Z.tar.zst",
     ]
+
+
+def test_jenkins_style_call_everything_from_the_environment(src: Path, tmp_path: Path) -> None:
+    """The job runs plain `backup-registry run`: parameters and agent settings come from the environment."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x").write_text("x")
+    env = base_env(
+        REGISTRY_NAME="demo",
+        EXPIRES_IN_HOURS="720",
+        BACKUP_STORE=str(tmp_path / "agent-store"),
+        BACKUP_SOURCES=f"{src}:{other}",
+        BACKUP_BACKEND="archive",
+    )
+    result = run_script("run", "--format", "json", cwd=tmp_path, env=env)
+    assert result.code == 0, result.stderr
+    meta = json.loads(
+        (tmp_path / "agent-store" / "demo" / f"{json.loads(result.stdout)['id']}.json").read_text()
+    )
+    assert [s["path"] for s in meta["sources"]] == [str(src), str(other)]
+    assert not (tmp_path / "backups").exists()

@@ -178,6 +178,29 @@ def test_hostile_environment(
     assert f"error: invalid {var}" in err
 
 
+_ENV_RULES: dict[str, Callable[[str], bool]] = {
+    "BACKUP_BACKEND": lambda v: v in ("", "archive", "restic", "velero"),
+    "BACKUP_STORE": lambda v: v == "" or _path(v),
+    "BACKUP_SOURCES": lambda v: v == "" or all(_source(p) for p in v.split(":")),
+    "BACKUP_PG_DATABASES": lambda v: v == "" or all(_pgdb(p) for p in v.split(",")),
+}
+
+
+@pytest.mark.parametrize(("var", "value"), _cases(_ENV_RULES))
+def test_hostile_agent_environment(
+    var: str, value: str, sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the Jenkins agent configures (what to back up, where) is validated the same way."""
+    value = value.replace("\x00", "\x01")  # an environment cannot hold NUL
+    monkeypatch.setenv("REGISTRY_NAME", "demo")
+    monkeypatch.setenv("EXPIRES_IN_HOURS", "168")
+    monkeypatch.setenv("BACKUP_SOURCES", "src")
+    monkeypatch.setenv(var, value)
+    code, err = _run(["run"], capsys)
+    assert code == 1, err
+    assert f"error: invalid {var}" in err
+
+
 @pytest.mark.parametrize("value", [v for v in HOSTILE if not _backup_id(v)])
 def test_hostile_verify_id(value: str, sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(["verify", "--registry", "demo", f"--id={value}"], capsys)
