@@ -74,14 +74,14 @@ def wait_all(procs: list[subprocess.Popen[bytes]]) -> int:
     return peak
 
 
-def run_floor(data: Path, out: Path, with_sha: bool) -> tuple[float, int]:
-    tar, zstd, sha = shutil.which("tar"), shutil.which("zstd"), shutil.which("sha256sum")
-    assert tar and zstd and sha
+def run_floor(data: Path, out: Path, with_sha: bool, compressor: str = "zstd") -> tuple[float, int]:
+    tar, comp, sha = shutil.which("tar"), shutil.which(compressor), shutil.which("sha256sum")
+    assert tar and comp and sha
     started = time.perf_counter()
     with open(out, "wb") as sink:
         p1 = subprocess.Popen([tar, "-cf", "-", "-C", str(data.parent), data.name], stdout=subprocess.PIPE)
         assert p1.stdout is not None
-        p2 = subprocess.Popen([zstd, "-1", "-q", "-c"], stdin=p1.stdout, stdout=sink)
+        p2 = subprocess.Popen([comp, "-1", "-c"], stdin=p1.stdout, stdout=sink, stderr=subprocess.DEVNULL)
         p1.stdout.close()
         peak = wait_all([p1, p2])
     if with_sha:
@@ -111,6 +111,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS-backup.md")
+    parser.add_argument("--with-gzip", action="store_true", help="also time `tar | gzip -1` once")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -132,12 +133,24 @@ def main() -> int:
             times[name].append(seconds)
             rss[name] = max(rss[name], peak)
             print(f"run {i + 1} {name:5s} {seconds:7.2f} s  peak RSS {peak / 1024:6.1f} MiB", flush=True)
+    gzip_line = ""
+    if args.with_gzip:
+        os.sync()
+        seconds, _ = run_floor(data, args.out / "gzip.tar.gz", with_sha=False, compressor="gzip")
+        size = (args.out / "gzip.tar.gz").stat().st_size
+        print(f"gzip  {seconds:7.2f} s", flush=True)
+        gzip_line = (
+            f"For the choice of compressor: `tar -cf - DIR | gzip -1 > f` took {seconds:.2f} s once "
+            f"({seconds / statistics.median(times['floor']):.1f} x the zstd floor) for a "
+            f"{size / 2**20:.0f} MiB archive."
+        )
     archive = next((args.out / "store" / "bench").glob("*.tar.zst"))
     med = {k: statistics.median(v) for k, v in times.items()}
     lines = [
         "# backup-registry benchmark (archive backend)",
         "",
-        f"Command: `python bench/bench_backup.py --size-mib {args.size_mib} --repeat {args.repeat}` "
+        f"Command: `python bench/bench_backup.py --size-mib {args.size_mib} --repeat {args.repeat}"
+        f"{' --with-gzip' if args.with_gzip else ''}` "
         f"(or `./dev bench`), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{os.cpu_count()} CPUs (shared with other jobs), Python {sys.version.split()[0]}.",
         "",
@@ -148,8 +161,8 @@ def main() -> int:
         "|---|---|---|---|---|---|",
     ]
     for name, label in (
-        ("floor", "`tar -cf - DIR | zstd -1 > f` (floor)"),
-        ("shell", "`tar -cf - DIR | zstd -1 > f && sha256sum f` (shell way)"),
+        ("floor", "`tar -cf - DIR \\| zstd -1 > f` (floor)"),
+        ("shell", "`tar -cf - DIR \\| zstd -1 > f && sha256sum f` (shell way)"),
         ("tool", "`backup-registry run` (hash + fsync + read-back verify)"),
     ):
         runs = ", ".join(f"{t:.2f}" for t in times[name])
@@ -169,6 +182,8 @@ def main() -> int:
         f"({rss['tool'] / 1024:.0f} MiB).",
         "",
     ]
+    if gzip_line:
+        lines += [gzip_line, ""]
     args.results.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
