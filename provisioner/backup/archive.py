@@ -1,0 +1,236 @@
+"""Writing one backup archive: a tar stream, compressed with zstd, hashed while it is written.
+
+One pass: ``tarfile`` (stream mode) -> ``zstandard`` multi-threaded compressor -> a writer that
+feeds every compressed chunk to SHA-256 and then to the temp file. Then fsync, read back and
+re-hash (verify-after-write), rename into place, fsync the folder. The caller writes the metadata
+last, so a backup exists only once its metadata does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+import zstandard
+
+from provisioner.backup.errors import BackupFailed
+from provisioner.backup.fsutil import create_exclusive, fsync_dir, remove_quietly
+from provisioner.backup.logs import LOG, Progress
+from provisioner.backup.procs import Tool
+from provisioner.backup.readback import ReadBack
+from provisioner.backup.store import ARCHIVE_SUFFIX
+from provisioner.backup.tarstream import TarOutput, TarWriter
+
+__all__ = ["ArchiveResult", "HashingWriter", "PgDumpSource", "RawSink", "stream_tar", "write_archive"]
+
+ZSTD_LEVEL = 1
+IO_CHUNK = 1024 * 1024
+_PG_DUMP_TIMEOUT = 6 * 3600.0
+
+
+class RawSink(Protocol):
+    """Where compressed bytes go (a file descriptor wrapper; tests may inject write failures)."""
+
+    def write(self, data: bytes | memoryview) -> int: ...
+
+
+class _FdSink:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, data: bytes | memoryview) -> int:
+        view = memoryview(data)
+        total = len(view)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        return total
+
+
+class HashingWriter(io.RawIOBase):
+    """File-like sink for zstandard: hashes and counts each chunk, then hands it to the raw sink."""
+
+    def __init__(self, sink: RawSink, progress: Progress, readback: ReadBack | None = None) -> None:
+        super().__init__()
+        import hashlib
+
+        self._sink = sink
+        self._progress = progress
+        self._readback = readback
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(data)
+        self.digest.update(view)
+        self._sink.write(view)
+        self.size += len(view)
+        if self._readback is not None:
+            self._readback.publish(self.size)
+        return len(view)
+
+
+@dataclass(frozen=True)
+class PgDumpSource:
+    database: str
+    tool: Tool
+    env: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    path: Path
+    sha256: str
+    size_bytes: int
+    sources: tuple[dict[str, str], ...]
+    seconds: float
+
+
+def _unique_arcnames(dirs: Sequence[Path]) -> list[str]:
+    names: list[str] = []
+    for d in dirs:
+        base = d.name or "root"
+        name, n = base, 1
+        while f"dirs/{name}" in names:
+            n += 1
+            name = f"{base}-{n}"
+        names.append(f"dirs/{name}")
+    return names
+
+
+@contextlib.contextmanager
+def _dump_postgres(source: PgDumpSource, folder: Path | None) -> Iterator[IO[bytes]]:
+    """Run pg_dump --format=custom into an anonymous temp file (O_TMPFILE: never visible, gone on crash)."""
+    with tempfile.TemporaryFile(dir=folder) as spool:
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                source.tool.argv("--format=custom", "--no-password", f"--dbname={source.database}"),
+                stdin=subprocess.DEVNULL,
+                stdout=spool,
+                stderr=subprocess.PIPE,
+                env=dict(source.env),
+                timeout=_PG_DUMP_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BackupFailed(f"pg_dump of database {source.database!r} timed out") from exc
+        except OSError as exc:
+            raise BackupFailed(f"cannot start pg_dump: {exc.strerror}") from exc
+        if proc.returncode != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise BackupFailed(
+                f"pg_dump of database {source.database!r} failed (exit {proc.returncode}): "
+                + " / ".join(detail)
+            )
+        size = spool.seek(0, os.SEEK_END)
+        spool.seek(0)  # the tar writer reads from the descriptor's offset
+        LOG.info(
+            "dumped database",
+            extra={
+                "database": source.database,
+                "bytes": size,
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
+        yield spool
+
+
+def write_archive(
+    folder: Path,
+    backup_id: str,
+    dirs: Sequence[Path],
+    databases: Sequence[PgDumpSource],
+    *,
+    verify: bool = True,
+    threads: int = -1,
+    sink_factory: Callable[[int], RawSink] = _FdSink,
+    progress: Progress | None = None,
+) -> ArchiveResult:
+    """Write ``<folder>/<backup_id>.tar.zst`` atomically and return its checksum (no metadata yet)."""
+    started = time.monotonic()
+    progress = progress if progress is not None else Progress(f"backup {backup_id}")
+    tmp, fd = create_exclusive(folder, backup_id + ARCHIVE_SUFFIX)
+    readback = ReadBack(tmp) if verify else None
+    try:
+        if readback is not None:
+            readback.start()
+        writer = HashingWriter(sink_factory(fd), progress, readback)
+        cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads, write_checksum=True)
+        with cctx.stream_writer(writer, write_size=IO_CHUNK, closefd=False) as zwriter:  # type: ignore[arg-type]
+            sources = stream_tar(zwriter, dirs, databases, spool_dir=folder, progress=progress)
+        progress.finish()
+        streamed = time.monotonic()
+        os.fsync(fd)
+        synced = time.monotonic()
+        digest, size = writer.digest.hexdigest(), writer.size
+        if readback is not None:
+            again, again_size = readback.finish()
+            readback = None
+            if (again, again_size) != (digest, size):
+                raise BackupFailed(
+                    f"verify after write failed: wrote {size} bytes with SHA-256 {digest}, "
+                    f"read back {again_size} bytes with {again}"
+                )
+        LOG.debug(
+            "archive timings",
+            extra={
+                "stream_s": round(streamed - started, 3),
+                "fsync_s": round(synced - streamed, 3),
+                "verify_wait_s": round(time.monotonic() - synced, 3),
+            },
+        )
+        # A backup is rarely read again soon: leave the page cache to the registry's services.
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+        fd = -1
+        final = folder / (backup_id + ARCHIVE_SUFFIX)
+        os.replace(tmp, final)
+        fsync_dir(folder)
+    except BaseException:
+        if readback is not None:
+            readback.abandon()
+        if fd >= 0:
+            os.close(fd)
+        remove_quietly(tmp)
+        raise
+    return ArchiveResult(final, digest, size, sources, time.monotonic() - started)
+
+
+def stream_tar(
+    out: TarOutput,
+    dirs: Sequence[Path],
+    databases: Sequence[PgDumpSource],
+    *,
+    spool_dir: Path | None,
+    progress: Progress,
+) -> tuple[dict[str, str], ...]:
+    """Write a tar stream of the databases (pg_dump custom format) and directory trees to ``out``."""
+    sources: list[dict[str, str]] = []
+    tar = TarWriter(out, progress, IO_CHUNK)
+    for source in databases:
+        member = f"postgres/{source.database}.dump"
+        with _dump_postgres(source, spool_dir) as spool:
+            info = tarfile.TarInfo(member)
+            info.size = os.fstat(spool.fileno()).st_size
+            info.mtime = int(time.time())
+            info.mode = 0o600
+            tar.add_fd(info, spool.fileno())
+        sources.append({"type": "postgres", "database": source.database, "member": member})
+    for path, arcname in zip(dirs, _unique_arcnames(dirs), strict=True):
+        tar.add_tree(path, arcname)
+        sources.append({"type": "directory", "path": str(path), "member": arcname})
+    tar.close()
+    return tuple(sources)

@@ -1,0 +1,257 @@
+"""`backup-registry`: argparse, input validation (all of it before anything runs), dispatch.
+
+Exit codes: 0 ok; 1 invalid input (nothing ran, nothing was created); 2 usage (argparse);
+3 backup, verify or prune failed (nothing partial left).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from provisioner import __version__
+from provisioner.backup import inputs
+from provisioner.backup.errors import BackupFailed, InvalidInput
+from provisioner.backup.logs import LOG, configure_logging
+from provisioner.exit_codes import ExitCode, ProvisionerError
+
+__all__ = ["build_parser", "main"]
+
+_DEFAULT_STORE = "./backups"
+_BACKENDS = ("archive", "restic", "velero")
+_PROG = "backup-registry"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Make, list, verify and prune a registry's backups (archive, restic or velero).",
+        epilog="Exit codes: 0 ok, 1 invalid input, 2 usage, 3 backup/verify/prune failed.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--registry", help="registry name, a DNS-1123 label (default: $REGISTRY_NAME)")
+        p.add_argument(
+            "--backend", choices=_BACKENDS, default=None, help="default: $BACKUP_BACKEND, else archive"
+        )
+        p.add_argument(
+            "--store",
+            default=None,
+            help=f"archive store directory (default: $BACKUP_STORE, else {_DEFAULT_STORE})",
+        )
+        p.add_argument("--restic-repo", default=None, help="restic repository (default: $RESTIC_REPOSITORY)")
+        p.add_argument(
+            "--k8s-namespace", default=None, help="velero: namespace to back up (default: the registry name)"
+        )
+        p.add_argument(
+            "--lock-timeout", default="300", help="archive: seconds to wait for another run (default 300)"
+        )
+
+    run = sub.add_parser("run", help="make a backup, verify it, then prune expired ones")
+    common(run)
+    run.add_argument("--expires-in-hours", help="168..87600 (default: $EXPIRES_IN_HOURS)")
+    run.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory to back up (repeatable; default: $BACKUP_SOURCES, ':'-separated)",
+    )
+    run.add_argument(
+        "--pg-database",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="PostgreSQL database (repeatable; default: $BACKUP_PG_DATABASES, ','-separated)",
+    )
+    run.add_argument("--no-prune", action="store_true", help="do not prune after the backup")
+    run.add_argument("--no-verify", action="store_true", help="skip the read-back verify (not recommended)")
+    run.add_argument("--now", help="fixed clock (ISO 8601 with zone), for tests and replays")
+    run.add_argument("--format", choices=("text", "json"), default="text")
+
+    lst = sub.add_parser("list", help="list the registry's backups, newest first")
+    common(lst)
+    lst.add_argument("--format", choices=("text", "json"), default="text")
+
+    ver = sub.add_parser("verify", help="re-check the checksums of one or all backups")
+    common(ver)
+    ver.add_argument("--id", help="only this backup")
+
+    prn = sub.add_parser("prune", help="delete the registry's expired backups (never the newest verified)")
+    common(prn)
+    prn.add_argument("--now", help="fixed clock (ISO 8601 with zone)")
+    return parser
+
+
+@dataclass(frozen=True)
+class Request:
+    """Every input, validated and typed."""
+
+    command: str
+    registry: str
+    backend: str
+    store: Path | None = None
+    restic_repo: str | None = None
+    namespace: str | None = None
+    lock_timeout: float = 300.0
+    hours: int | None = None
+    dirs: tuple[Path, ...] = ()
+    databases: tuple[str, ...] = ()
+    prune: bool = True
+    verify: bool = True
+    now: datetime | None = None
+    backup_id: str | None = None
+    output: str = "text"
+
+
+def parse_now(value: str, argument: str = "--now") -> datetime:
+    import re
+
+    if len(value) > 40 or not re.fullmatch(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})",
+        value,
+        re.ASCII,
+    ):
+        raise InvalidInput(
+            argument, f"{value[:40]!a} is not ISO 8601 with a zone (like 2026-11-22T19:30:00Z)"
+        )
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError as exc:
+        raise InvalidInput(argument, f"{value!a}: {exc}") from None
+
+
+def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
+    """Turn parsed arguments (+ the environment fallbacks) into a Request, or raise InvalidInput."""
+    registry = inputs.check_registry(
+        args.registry if args.registry is not None else environ.get("REGISTRY_NAME"),
+        "--registry" if args.registry is not None else "REGISTRY_NAME",
+    )
+    lock_text = args.lock_timeout
+    if not (lock_text.isascii() and lock_text.isdigit() and len(lock_text) <= 5):
+        raise InvalidInput("--lock-timeout", f"{lock_text[:40]!a} is not whole seconds (0..99999)")
+    backend = args.backend
+    if backend is None:
+        backend = environ.get("BACKUP_BACKEND") or "archive"
+        if backend not in _BACKENDS:
+            raise InvalidInput("BACKUP_BACKEND", f"{backend[:40]!a} is not one of {', '.join(_BACKENDS)}")
+    fields: dict[str, object] = {
+        "command": args.command,
+        "registry": registry,
+        "backend": backend,
+        "lock_timeout": float(int(lock_text)),
+    }
+    if backend == "archive":
+        if args.store is not None:
+            fields["store"] = inputs.check_store(args.store)
+        elif environ.get("BACKUP_STORE"):
+            fields["store"] = inputs.check_store(environ["BACKUP_STORE"], "BACKUP_STORE")
+        else:
+            fields["store"] = inputs.check_store(_DEFAULT_STORE)
+        inputs.registry_dir(fields["store"], registry)  # type: ignore[arg-type]
+    elif args.store is not None:
+        raise InvalidInput("--store", "only the archive backend uses a store")
+    if backend == "restic":
+        repo = args.restic_repo if args.restic_repo is not None else environ.get("RESTIC_REPOSITORY")
+        fields["restic_repo"] = inputs.check_restic_repo(repo)
+        pw_file = environ.get("RESTIC_PASSWORD_FILE")
+        if pw_file is not None:
+            inputs.check_password_file(pw_file, "RESTIC_PASSWORD_FILE")
+        elif not environ.get("RESTIC_PASSWORD"):
+            raise InvalidInput(
+                "RESTIC_PASSWORD_FILE", "set RESTIC_PASSWORD_FILE (or RESTIC_PASSWORD) for restic"
+            )
+    elif args.restic_repo is not None:
+        raise InvalidInput("--restic-repo", "only the restic backend uses a restic repository")
+    if backend == "velero":
+        ns = args.k8s_namespace if args.k8s_namespace is not None else registry
+        fields["namespace"] = inputs.check_registry(ns, "--k8s-namespace")
+    elif args.k8s_namespace is not None:
+        raise InvalidInput("--k8s-namespace", "only the velero backend backs up a namespace")
+
+    if args.command == "run":
+        fields["hours"] = inputs.check_expires_in_hours(
+            args.expires_in_hours if args.expires_in_hours is not None else environ.get("EXPIRES_IN_HOURS"),
+            "--expires-in-hours" if args.expires_in_hours is not None else "EXPIRES_IN_HOURS",
+        )
+        sources, databases_text = list(args.source), list(args.pg_database)
+        source_arg, db_arg = "--source", "--pg-database"
+        if not sources and not databases_text and backend != "velero":
+            # The Jenkins job passes only the registry and the expiry; what to back up is the agent's
+            # configuration (node environment variables).
+            if environ.get("BACKUP_SOURCES"):
+                sources, source_arg = environ["BACKUP_SOURCES"].split(":"), "BACKUP_SOURCES"
+            if environ.get("BACKUP_PG_DATABASES"):
+                databases_text, db_arg = environ["BACKUP_PG_DATABASES"].split(","), "BACKUP_PG_DATABASES"
+        if backend == "velero":
+            if args.source or args.pg_database:
+                raise InvalidInput("--source/--pg-database", "the velero backend backs up a namespace only")
+        else:
+            if not sources and not databases_text:
+                raise InvalidInput(
+                    "--source/--pg-database", "give at least one --source DIR or --pg-database NAME"
+                )
+            dirs = tuple(inputs.check_source_dir(s, source_arg) for s in sources)
+            if len(set(dirs)) != len(dirs):
+                raise InvalidInput("--source", "the same directory is given twice")
+            store = fields.get("store")
+            for d in dirs:
+                if isinstance(store, Path) and (store == d or store.is_relative_to(d)):
+                    raise InvalidInput("--source", f"{str(d)!a} contains the backup store")
+            fields["dirs"] = dirs
+            databases = tuple(inputs.check_pg_database(db, db_arg) for db in databases_text)
+            if len(set(databases)) != len(databases):
+                raise InvalidInput("--pg-database", "the same database is given twice")
+            fields["databases"] = databases
+        fields["prune"] = not args.no_prune
+        fields["verify"] = not args.no_verify
+        fields["output"] = args.format
+    if args.command in ("run", "prune") and args.now is not None:
+        fields["now"] = parse_now(args.now)
+    if args.command == "list":
+        fields["output"] = args.format
+    if args.command == "verify" and args.id is not None:
+        fields["backup_id"] = (
+            inputs.check_registry(args.id, "--id") if backend == "velero" else inputs.check_backup_id(args.id)
+        )
+    return Request(**fields)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors
+    configure_logging(verbose=args.verbose)
+    try:
+        request = validate(args, os.environ)
+    except InvalidInput as exc:
+        LOG.error("invalid input", extra={"argument": exc.argument, "reason": exc.reason})
+        print(f"{_PROG}: error: {exc.message}", file=sys.stderr)
+        return int(ExitCode.INVALID_SETTINGS)
+    from provisioner.backup.commands import execute
+
+    try:
+        return execute(request, os.environ, sys.stdout)
+    except ProvisionerError as exc:
+        LOG.error("failed", extra={"error": exc.message})
+        print(f"{_PROG}: error: {exc.message}", file=sys.stderr)
+        return int(exc.exit_code)
+    except OSError as exc:
+        message = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc.strerror or exc)
+        LOG.error("failed", extra={"error": message})
+        print(f"{_PROG}: error: {message}", file=sys.stderr)
+        return int(BackupFailed.exit_code)
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return int(BackupFailed.exit_code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

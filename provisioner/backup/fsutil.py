@@ -1,0 +1,55 @@
+"""Small durable-file helpers: exclusive creation, fsync of files and folders, atomic JSON writes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["TEMP_PREFIX", "atomic_write_json", "create_exclusive", "fsync_dir", "remove_quietly"]
+
+# Every temporary name this package makes in a registry folder starts with this prefix, and
+# nothing else does: the next run may delete exactly these names (regular files only).
+TEMP_PREFIX = ".backup-registry-tmp-"
+
+_CREATE_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def create_exclusive(folder: Path, stem: str) -> tuple[Path, int]:
+    """Create a new temp file ``<TEMP_PREFIX><stem>.<random>`` in ``folder``; returns (path, fd)."""
+    path = folder / f"{TEMP_PREFIX}{stem}.{secrets.token_hex(6)}"
+    fd = os.open(path, _CREATE_FLAGS, 0o600)
+    return path, fd
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def atomic_write_json(folder: Path, name: str, data: object) -> Path:
+    """Write ``data`` as ``folder/name`` atomically: temp file in ``folder``, fsync, rename, fsync folder."""
+    payload = (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+    tmp, fd = create_exclusive(folder, name)
+    try:
+        with os.fdopen(fd, "wb", closefd=True) as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        target = folder / name
+        os.replace(tmp, target)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    fsync_dir(folder)
+    return target

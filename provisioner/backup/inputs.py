@@ -1,0 +1,169 @@
+"""Validation of every value the backup script accepts, done before anything runs.
+
+Pure functions: each takes the raw text (from argv or the environment) and returns a typed
+value or raises :class:`InvalidInput` naming the argument and what is allowed. Nothing here
+touches the disk except resolving paths (``os.path.realpath`` / ``stat``), which creates nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+from provisioner.backup.errors import InvalidInput
+
+__all__ = [
+    "MAX_HOURS",
+    "MIN_HOURS",
+    "check_backup_id",
+    "check_expires_in_hours",
+    "check_password_file",
+    "check_pg_database",
+    "check_registry",
+    "check_restic_repo",
+    "check_source_dir",
+    "check_store",
+    "registry_dir",
+]
+
+MIN_HOURS = 168  # 7 days
+MAX_HOURS = 87600  # 10 years
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_BACKUP_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
+# No leading '-' (option injection), no '=' or '://' (libpq would read a connection string).
+_PG_DATABASE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}", re.ASCII)
+_MAX_PATH = 4096
+_PATH_PUNCT = "._-+/@,:=%~"  # plus "_" (see _PATH_CHARS)
+_PATH_CHARS = re.compile(r"[A-Za-z0-9 ._+/@,:=%~_-]+", re.ASCII)
+
+
+def _show(value: str) -> str:
+    """A bounded, escaped rendering of a hostile value for error messages and logs."""
+    shown = ascii(value[:60])
+    return shown + ("..." if len(value) > 60 else "")
+
+
+def check_registry(value: str | None, argument: str = "--registry") -> str:
+    """A DNS-1123 label: lowercase letters, digits and '-', 1-63 characters, alphanumeric at both ends."""
+    if value is None or value == "":
+        raise InvalidInput(argument, "missing (give --registry or set REGISTRY_NAME)")
+    if len(value) > 63:
+        raise InvalidInput(argument, f"{_show(value)} is longer than 63 characters (a DNS-1123 label)")
+    if not _DNS_LABEL.fullmatch(value):
+        raise InvalidInput(
+            argument,
+            f"{_show(value)} is not a DNS-1123 label (lowercase a-z, 0-9 and '-', "
+            "starting and ending with a letter or digit)",
+        )
+    return value
+
+
+def check_expires_in_hours(value: str | None, argument: str = "--expires-in-hours") -> int:
+    """ASCII decimal digits only (no sign, blanks, '_', exponent, leading zero), 168..87600."""
+    if value is None or value == "":
+        raise InvalidInput(argument, "missing (give --expires-in-hours or set EXPIRES_IN_HOURS)")
+    if len(value) > 5 or not _DIGITS.fullmatch(value):
+        raise InvalidInput(
+            argument,
+            f"{_show(value)} is not a whole number of hours written in ASCII digits "
+            f"({MIN_HOURS}..{MAX_HOURS})",
+        )
+    if value.startswith("0"):
+        raise InvalidInput(argument, f"{_show(value)} has a leading zero ({MIN_HOURS}..{MAX_HOURS})")
+    hours = int(value)
+    if not MIN_HOURS <= hours <= MAX_HOURS:
+        raise InvalidInput(
+            argument, f"{hours} is outside {MIN_HOURS}..{MAX_HOURS} hours (7 days to 10 years)"
+        )
+    return hours
+
+
+def check_backup_id(value: str, argument: str = "--id") -> str:
+    """A backup id as this tool makes them: ``YYYYMMDDTHHMMSSZ`` with an optional ``-NN``."""
+    if not _BACKUP_ID.fullmatch(value):
+        raise InvalidInput(argument, f"{_show(value)} is not a backup id (like 20261122T193000Z)")
+    return value
+
+
+def check_pg_database(value: str, argument: str = "--pg-database") -> str:
+    if not _PG_DATABASE.fullmatch(value):
+        raise InvalidInput(
+            argument,
+            f"{_show(value)} is not a plain database name (A-Z, a-z, 0-9, '_' and '-', "
+            "at most 63 characters, not starting with '-')",
+        )
+    return value
+
+
+def _check_path_text(value: str, argument: str) -> None:
+    """Paths may hold only a conservative set of characters: no shell or control characters at all."""
+    if value == "":
+        raise InvalidInput(argument, "empty path")
+    if len(value) > _MAX_PATH:
+        raise InvalidInput(argument, f"path longer than {_MAX_PATH} characters")
+    if value.startswith("-"):
+        raise InvalidInput(argument, f"{_show(value)} starts with '-'")
+    if not _PATH_CHARS.fullmatch(value):
+        raise InvalidInput(
+            argument,
+            f"{_show(value)} may contain only ASCII letters, digits, space, '_' and {_PATH_PUNCT}",
+        )
+
+
+def check_store(value: str, argument: str = "--store") -> Path:
+    """The store directory, resolved; it must be a directory if it exists (it is created by `run`)."""
+    _check_path_text(value, argument)
+    resolved = Path(os.path.realpath(value))
+    try:
+        st = os.stat(resolved)
+    except FileNotFoundError:
+        return resolved
+    except OSError as exc:
+        raise InvalidInput(argument, f"{_show(value)}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidInput(argument, f"{_show(value)} exists and is not a directory")
+    return resolved
+
+
+def registry_dir(store: Path, registry: str) -> Path:
+    """The registry's folder inside the (resolved) store; refuses anything that would leave it."""
+    check_registry(registry)
+    folder = store / registry
+    if folder.is_symlink():
+        raise InvalidInput("--store", f"{registry!r} in the store is a symbolic link")
+    if os.path.dirname(os.path.realpath(folder)) != str(store):
+        raise InvalidInput("--store", f"the folder for {registry!r} resolves outside the store")
+    return folder
+
+
+def check_source_dir(value: str, argument: str = "--source") -> Path:
+    """An existing, readable directory, resolved to its real absolute path."""
+    _check_path_text(value, argument)
+    resolved = Path(os.path.realpath(value))
+    if not resolved.is_dir():
+        raise InvalidInput(argument, f"{_show(value)} is not an existing directory")
+    if not os.access(resolved, os.R_OK | os.X_OK):
+        raise InvalidInput(argument, f"{_show(value)} is not readable")
+    return resolved
+
+
+def check_restic_repo(value: str | None, argument: str = "--restic-repo") -> str:
+    """A restic repository location; passed to restic through RESTIC_REPOSITORY, never argv."""
+    if value is None or value == "":
+        raise InvalidInput(argument, "missing (give --restic-repo or set RESTIC_REPOSITORY)")
+    _check_path_text(value, argument)
+    if ":" not in value.split("/", 1)[0]:  # a local path: resolve it
+        return os.path.realpath(value)
+    return value
+
+
+def check_password_file(value: str, argument: str) -> Path:
+    """A secret file: must exist as a regular, readable file (its content is never read or logged here)."""
+    _check_path_text(value, argument)
+    path = Path(os.path.realpath(value))
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise InvalidInput(argument, "is not a readable regular file")
+    return path
