@@ -1,0 +1,87 @@
+"""`./dev demo`: run the main job on embedded defaults, all under ./demo/.
+
+A git repository is built from examples/demo-registry, its values are validated, the job is
+reconciled into a local JENKINS_HOME directory, and one backup is made into a local store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from provisioner.backup.cli import main as backup_main
+from provisioner.cli import main as provisioner_main
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+EXAMPLE = ROOT / "examples" / "demo-registry"
+
+
+def _git(repo: Path, *args: str) -> None:
+    git = shutil.which("git")
+    if git is None:
+        raise SystemExit("demo: git is not installed")
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "GIT_AUTHOR_NAME": "Demo Admin",
+        "GIT_AUTHOR_EMAIL": "admin@example.internal",
+        "GIT_COMMITTER_NAME": "Demo Admin",
+        "GIT_COMMITTER_EMAIL": "admin@example.internal",
+        "HOME": str(repo),
+    }
+    subprocess.run([git, *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def _step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def main() -> int:
+    repo = DEMO / "registry-repo"
+    if not (repo / ".git").exists():
+        repo.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(EXAMPLE / "deploy-templates", repo / "deploy-templates", dirs_exist_ok=True)
+        _git(repo, "init", "-q", "-b", "main")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", "Enable automatic backups")
+    _step("provisioner validate (values.yaml at HEAD of demo/registry-repo)")
+    code = provisioner_main(["validate", "--repo", str(repo)])
+    if code != 0:
+        return code
+    _step("provisioner reconcile into demo/jenkins_home")
+    code = provisioner_main(
+        [
+            "reconcile",
+            "--repo",
+            str(repo),
+            "--registry",
+            "demo-registry",
+            "--jenkins-home",
+            str(DEMO / "jenkins_home"),
+            "--audit-log",
+            str(DEMO / "audit.jsonl"),
+        ]
+    )
+    if code != 0:
+        return code
+    _step("backup-registry run into demo/backups (what the Jenkins job runs)")
+    return backup_main(
+        [
+            "run",
+            "--registry",
+            "demo-registry",
+            "--expires-in-hours",
+            "168",
+            "--store",
+            str(DEMO / "backups"),
+            "--source",
+            str(EXAMPLE / "data"),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
