@@ -133,12 +133,13 @@ def _git_executable() -> str:
     return os.path.abspath(found)
 
 
-def _git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def _git(repo: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
     try:
         done = subprocess.run(
             [_git_executable(), *args],
             cwd=repo,
             env=env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=120,
@@ -201,22 +202,7 @@ def _commit(repo: Path, values_path: str, message: str, author: str | None) -> s
         env.update(
             GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email
         )
-    try:
-        done = subprocess.run(
-            [_git_executable(), *args, "--", values_path],
-            cwd=repo,
-            env=env,
-            input=message,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"git commit failed: {exc}") from exc
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise UsageError(f"git commit failed in {repo}: {detail[-1] if detail else done.returncode}")
+    _git(repo, *args, "--", values_path, env=env, stdin=message)
     return _git(repo, "rev-parse", "HEAD").strip()
 
 
