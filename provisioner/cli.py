@@ -45,8 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool) -> None:
+    # main() may run several times in one process (tests, the demo): one stderr handler, to the
+    # current sys.stderr, so lines are never printed twice.
+    for old in [h for h in LOG.handlers if getattr(h, "_provisioner_cli", False)]:
+        LOG.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    handler._provisioner_cli = True  # type: ignore[attr-defined]
     LOG.addHandler(handler)
     LOG.setLevel(logging.DEBUG if verbose else logging.INFO)
 
