@@ -132,3 +132,24 @@ class HttpTarget:
                 raise status_failure(f"creating folder {full}", self._label, err) from err
             except NotFound as exc:
                 raise JenkinsFailure(f"creating folder {full}: parent folder missing (HTTP 404)") from exc
+
+    # -- read-only JSON API (status, fleet) -------------------------------------------------------
+    def get_json(self, path: str, *, what: str) -> Any | None:
+        """GET ``path`` (relative to the base URL, e.g. ``job/x/lastSuccessfulBuild/api/json?tree=...``).
+
+        Returns the decoded JSON, or None on HTTP 404. ``what`` names the request in error messages.
+        """
+        try:
+            response = self._send("GET", path)
+        except NotFound:
+            return None
+        except HttpStatusError as err:
+            raise status_failure(what, self._label, err) from err
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise JenkinsFailure(f"{what}: Jenkins at {self._label} answered with invalid JSON") from exc
+
+    def job_url(self, path: JobPath) -> str:
+        """The job's URL path relative to the base URL (``job/a/job/b/``), each name percent-encoded."""
+        return self._job_url(path)
