@@ -70,3 +70,41 @@ def emit_audit(record: dict[str, object], path: Path | None) -> None:
     LOG.info("audit %s", audit_line(record))
     if path is not None:
         append_audit(path, record)
+
+
+class AuditWriter:
+    """The audit log of a fleet run: opened once, one O_APPEND write per line, fsynced on close.
+
+    Changes and failures are also logged on stderr; unchanged registries only at debug level
+    (a nightly run over a thousand registries would otherwise print a thousand "unchanged" lines).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._fd: int | None = None
+        if path is not None:
+            try:
+                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            except OSError as exc:
+                raise UsageError(f"cannot open audit log {path}: {exc.strerror or exc}") from exc
+
+    def write(self, record: dict[str, object]) -> None:
+        line = audit_line(record)
+        quiet = record.get("action") == "unchanged" and record.get("result") == "ok"
+        LOG.log(logging.DEBUG if quiet else logging.INFO, "audit %s", line)
+        if self._fd is not None:
+            with _WRITE_LOCK:
+                os.write(self._fd, (line + "\n").encode("utf-8"))
+
+    def close(self) -> None:
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> AuditWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

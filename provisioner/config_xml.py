@@ -19,6 +19,7 @@ import difflib
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from json.encoder import encode_basestring  # json.dumps(str, ensure_ascii=False), without its overhead
 from typing import Any
 
 from provisioner.render import APPLIED_PREFIX, FINGERPRINT_PREFIX, MANAGED_MARKER, fingerprint
@@ -78,14 +79,14 @@ def _key(elem: ET.Element) -> str:
 
 def _canonical(elem: ET.Element, level: int, out: list[str]) -> None:
     attrs = {k: v for k, v in elem.attrib.items() if k != "plugin"}
-    attr_text = "".join(f" {k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(attrs.items()))
+    attr_text = "".join(f" {k}={encode_basestring(v)}" for k, v in sorted(attrs.items()))
     children = list(elem)
     present = {child.tag for child in children}
     defaults = [(name, value) for name, value in _DEFAULTS.get(_key(elem), ()) if name not in present]
     indent = "  " * level
     if not children and not defaults:
         text = elem.text or ""
-        out.append(f"{indent}<{elem.tag}{attr_text}> {json.dumps(text, ensure_ascii=False)}")
+        out.append(f"{indent}<{elem.tag}{attr_text}> {encode_basestring(text)}")
         return
     out.append(f"{indent}<{elem.tag}{attr_text}>")
     rendered: list[list[str]] = []

@@ -151,7 +151,9 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
             "refusing to overwrite it (pass --job-name)"
         )
     warnings: list[str] = []
-    applied = _applied_render(marker, request)
+    # Live equal to desired means the live marker is the desired one, so what it says was applied
+    # renders to the live job: no drift, and no second render (a fleet no-op renders each job once).
+    applied = None if live_norm == desired_norm else _applied_render(marker, request)
     drift = not marker.valid or (applied is not None and normalize_config(applied) != live_norm)
     if drift:
         warnings.append(f"drift: job {name} was changed in Jenkins since the provisioner applied it")
@@ -205,12 +207,9 @@ def git_ancestry(repo_dir: Path) -> Ancestry:
     return lambda older, newer: is_ancestor(repo_dir, older, newer)
 
 
-def reconcile_one(target: JobTarget, request: ReconcileRequest) -> ReconcileResult:
-    """Read, plan, apply (unless dry-run or nothing to do), read back. JenkinsFailure on failure."""
+def apply_plan(target: JobTarget, request: ReconcileRequest, plan: Plan) -> ReconcileResult:
+    """Write what the plan says (unless dry-run or nothing to do) and read it back."""
     name = request.job.full_name
-    live = target.read_job(request.job)
-    ancestry = git_ancestry(request.repo_dir) if request.repo_dir is not None else None
-    plan = plan_reconcile(request, live, ancestry)
     for warning in plan.warnings:
         LOG.warning("%s", warning)
     if plan.action != "unchanged" and not request.dry_run:
@@ -234,3 +233,16 @@ def reconcile_one(target: JobTarget, request: ReconcileRequest) -> ReconcileResu
         warnings=plan.warnings,
         stale=plan.stale,
     )
+
+
+def reconcile_one(
+    target: JobTarget, request: ReconcileRequest, *, exists: bool | None = None
+) -> ReconcileResult:
+    """Read, plan, apply (unless dry-run or nothing to do), read back. JenkinsFailure on failure.
+
+    ``exists=False`` says a listing of the live Jenkins just showed no such job, so its config is
+    not fetched (a job created meanwhile makes the create fail with "already exists", not vanish).
+    """
+    live = None if exists is False else target.read_job(request.job)
+    ancestry = git_ancestry(request.repo_dir) if request.repo_dir is not None else None
+    return apply_plan(target, request, plan_reconcile(request, live, ancestry))

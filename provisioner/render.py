@@ -62,10 +62,16 @@ class StringParameter:
     description: str
 
 
+_PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "job-templates"
+_FOUND_TEMPLATES: set[str] = set()
+
+
 def templates_dir() -> Path:
     """``job-templates/`` next to the package (checkout, editable install) or $PROVISIONER_JOB_TEMPLATES."""
     override = os.environ.get(TEMPLATES_ENV)
-    candidate = Path(override) if override else Path(__file__).resolve().parent.parent / "job-templates"
+    candidate = Path(override) if override else _PACKAGE_TEMPLATES
+    if str(candidate) in _FOUND_TEMPLATES:  # checked once per directory and process: a fleet renders 1000s
+        return candidate
     missing = [name for name in TEMPLATE_FILES if not (candidate / name).is_file()]
     if missing:
         raise TemplateError(
@@ -73,6 +79,7 @@ def templates_dir() -> Path:
             f"from its source checkout (pip install -e .) or set {TEMPLATES_ENV} to the job-templates "
             "directory"
         )
+    _FOUND_TEMPLATES.add(str(candidate))
     return candidate
 
 
@@ -97,10 +104,19 @@ def environment() -> jinja2.Environment:
 def template_version() -> str:
     """A short digest of the template sources: a job rendered by other templates is not judged for drift."""
     directory = templates_dir()
+    # Keyed by the files' stat, so an edited template is noticed without re-reading them on every render.
+    stamp = tuple(
+        (st.st_mtime_ns, st.st_size, st.st_ino) for st in (os.stat(directory / n) for n in TEMPLATE_FILES)
+    )
+    return _template_digest(str(directory), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _template_digest(directory: str, stamp: tuple[tuple[int, int, int], ...]) -> str:
     digest = hashlib.sha256()
     for name in TEMPLATE_FILES:
         digest.update(name.encode())
-        digest.update((directory / name).read_bytes())
+        digest.update((Path(directory) / name).read_bytes())
     return digest.hexdigest()[:16]
 
 

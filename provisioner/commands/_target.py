@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from provisioner.exit_codes import UsageError
 
 if TYPE_CHECKING:
+    from provisioner.jenkins.home import JenkinsHomeTarget
     from provisioner.jenkins.http import HttpTarget
-    from provisioner.jenkins.target import JobTarget
 
 MAX_TOKEN_BYTES = 4096
 
@@ -85,7 +85,7 @@ def credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return user, token
 
 
-def build_http_target(args: argparse.Namespace) -> HttpTarget:
+def build_http_target(args: argparse.Namespace, *, pool_size: int = 10) -> HttpTarget:
     """The HTTP target for --jenkins-url; checks the endpoint policy before anything is sent."""
     from provisioner.jenkins.endpoint import check_jenkins_url
     from provisioner.jenkins.http import HttpTarget
@@ -98,14 +98,22 @@ def build_http_target(args: argparse.Namespace) -> HttpTarget:
         raise UsageError("--timeout must be between 0 and 600 seconds")
     user, token = credentials(args)
     return HttpTarget(
-        url, username=user, token=token, ca_bundle=args.ca_bundle, retry=RetryPolicy(timeout=args.timeout)
+        url,
+        username=user,
+        token=token,
+        ca_bundle=args.ca_bundle,
+        retry=RetryPolicy(timeout=args.timeout),
+        pool_size=pool_size,
     )
 
 
-def build_target(args: argparse.Namespace) -> JobTarget:
-    """The target named on the command line (--jenkins-home or --jenkins-url)."""
+def build_target(args: argparse.Namespace, *, pool_size: int = 10) -> HttpTarget | JenkinsHomeTarget:
+    """The target named on the command line (--jenkins-home or --jenkins-url).
+
+    ``pool_size``: keep-alive connections kept for concurrent requests (one per worker thread).
+    """
     if getattr(args, "jenkins_home", None) is not None:
         from provisioner.jenkins.home import JenkinsHomeTarget
 
         return JenkinsHomeTarget(args.jenkins_home)
-    return build_http_target(args)
+    return build_http_target(args, pool_size=pool_size)

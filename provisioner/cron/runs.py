@@ -8,6 +8,7 @@ each one to the real instants that show it on the wall clock.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -125,20 +126,51 @@ def transitions(zone: ZoneInfo, start: datetime, end: datetime) -> list[Transiti
     return out
 
 
+def _transitions_between(zone: ZoneInfo, start: datetime, end: datetime) -> list[Transition]:
+    """:func:`transitions`, computed once per zone and UTC day for a fleet validating many registries."""
+    span = end - start
+    if zone.key is None or span.days > 3700 or start.astimezone(UTC).year >= 9990:
+        return transitions(zone, start, end)
+    begin = start.astimezone(UTC)
+    day = begin.date()
+    found = _day_transitions(zone.key, day, span.days + 2)
+    stop = end.astimezone(UTC)
+    return [tr for tr in found if begin < tr.instant <= stop]
+
+
+@functools.lru_cache(maxsize=256)
+def _day_transitions(zone_key: str, day: date, days: int) -> tuple[Transition, ...]:
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return tuple(transitions(ZoneInfo(zone_key), midnight, midnight + timedelta(days=days)))
+
+
 def dst_warnings(schedule: Schedule, zone: ZoneInfo, now: datetime, years: int = 2) -> list[str]:
     """Warnings for runs the zone's offset changes skip or double, over the next ``years`` years.
 
     One warning per kind of effect (same window, same run times), listing the dates.
     """
-    minutes = set(schedule.times_of_day())
     last = datetime(9999, 12, 1, tzinfo=UTC)  # stay clear of the calendar's end when converting zones
     horizon = (
         last
         if now.astimezone(UTC) > last - timedelta(days=366 * years)
         else now + timedelta(days=366 * years)
     )
+    found = tuple(_transitions_between(zone, now, horizon))
+    if zone.key is None:
+        return _warnings_for(schedule, zone, found)
+    return list(_cached_warnings(schedule, zone.key, found))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_warnings(schedule: Schedule, zone_key: str, found: tuple[Transition, ...]) -> tuple[str, ...]:
+    """The warnings depend only on the schedule, the zone and the transitions ahead: cached for fleets."""
+    return tuple(_warnings_for(schedule, ZoneInfo(zone_key), found))
+
+
+def _warnings_for(schedule: Schedule, zone: ZoneInfo, found: tuple[Transition, ...]) -> list[str]:
+    minutes = set(schedule.times_of_day())
     grouped: dict[tuple[str, str, str], list[str]] = {}
-    for tr in transitions(zone, now, horizon):
+    for tr in found:
         hit: list[datetime] = []
         cursor = tr.start
         while cursor < tr.end:

@@ -6,6 +6,7 @@ means the same thing in values.yaml, in the preview and in the rendered Jenkins 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -168,6 +169,7 @@ def _parse_field(text: str, name: str, lo: int, hi: int) -> frozenset[int]:
     return frozenset(values)
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a fleet parses each schedule several times per registry
 def parse_schedule(text: str) -> Schedule:
     """Parse a unix-cron schedule; raise :class:`ScheduleError` with a user-facing message."""
     if not isinstance(text, str):

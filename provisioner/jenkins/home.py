@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from provisioner.config_xml import ConfigXmlError, job_facts, parse_config
 from provisioner.exit_codes import JenkinsFailure
-from provisioner.jenkins.target import JobPath
+from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
 from provisioner.render import render_folder_config
 
 CONFIG = "config.xml"
@@ -74,11 +76,59 @@ class JenkinsHomeTarget:
             self._home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise JenkinsFailure(f"cannot create JENKINS_HOME {self._home}: {exc.strerror or exc}") from exc
-        for folder in path.folder_paths():
+        self.ensure_folders(path)
+        self._write(self._job_file(path), config_xml)
+
+    def ensure_folders(self, path: JobPath, folders: list[tuple[str, ...]] | None = None) -> None:
+        """Write a folder config.xml for each missing ancestor folder (or just ``folders``)."""
+        for folder in folders if folders is not None else path.folder_paths():
             folder_file = self._item_dir(folder) / CONFIG
             if not folder_file.exists():
                 self._write(folder_file, render_folder_config("/".join(folder)))
-        self._write(self._job_file(path), config_xml)
 
     def update_job(self, path: JobPath, config_xml: str) -> None:
         self._write(self._job_file(path), config_xml)
+
+    def disable_job(self, path: JobPath) -> None:
+        """Set ``<disabled>true</disabled>`` in the job's config.xml (nothing else changes meaning)."""
+        file = self._job_file(path)
+        text = self.read_job(path)
+        if text is None:
+            raise JenkinsFailure(f"disabling job {path.full_name}: {file} does not exist")
+        try:
+            root = parse_config(text)
+        except ConfigXmlError as exc:
+            raise JenkinsFailure(f"disabling job {path.full_name}: {exc}") from exc
+        flag = root.find("disabled")
+        if flag is None:
+            flag = ET.SubElement(root, "disabled")
+        flag.text = "true"
+        self._write(file, "<?xml version='1.1' encoding='UTF-8'?>\n" + ET.tostring(root, encoding="unicode"))
+
+    def list_items(self, depth: int, *, descriptions: bool = False) -> LiveIndex:
+        """Walk ``jobs/`` down to ``depth`` levels, as Jenkins would list them."""
+        items: dict[str, LiveItem] = {}
+        stack: list[tuple[tuple[str, ...], Path]] = [((), self._home / "jobs")]
+        while stack:
+            parts, directory = stack.pop()
+            if len(parts) >= depth or not directory.is_dir():
+                continue
+            for child in sorted(directory.iterdir()):
+                config = child / CONFIG
+                if not config.is_file():
+                    continue
+                full = (*parts, child.name)
+                try:
+                    facts = job_facts(config.read_bytes())
+                except (OSError, ConfigXmlError):
+                    continue  # Jenkins would not load it either
+                folder = facts.root.endswith(FOLDER_CLASS_SUFFIXES)
+                items["/".join(full)] = LiveItem(
+                    full_name="/".join(full),
+                    folder=folder,
+                    disabled=facts.disabled,
+                    description=facts.description if descriptions else None,
+                )
+                if folder:
+                    stack.append((full, child / "jobs"))
+        return LiveIndex(items=items, depth=depth)

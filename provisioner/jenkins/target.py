@@ -75,3 +75,41 @@ class JobTarget(Protocol):
     def update_job(self, path: JobPath, config_xml: str) -> None:
         """Replace the job's config.xml."""
         ...
+
+
+FOLDER_CLASS_SUFFIXES = ("Folder", "MultiBranchProject")
+
+
+@dataclass(frozen=True)
+class LiveItem:
+    """An item as listed by one tree query: enough to decide what to read, never what to write."""
+
+    full_name: str
+    folder: bool
+    disabled: bool
+    description: str | None  # only when asked for (orphan pruning)
+
+
+@dataclass(frozen=True)
+class LiveIndex:
+    """Every item down to ``depth`` levels (1 = the root's items), from one listing of the live Jenkins."""
+
+    items: dict[str, LiveItem]
+    depth: int
+
+    def covers(self, path: JobPath) -> bool:
+        return len(path.folders) < self.depth
+
+    def job_exists(self, path: JobPath) -> bool | None:
+        """True/False from the listing; None when the job lies deeper than the listing reached."""
+        if not self.covers(path):
+            return None
+        return path.full_name in self.items
+
+    def missing_folders(self, path: JobPath) -> list[tuple[str, ...]]:
+        """The job's ancestor folders the listing did not show (outermost first)."""
+        return [
+            folder
+            for folder in path.folder_paths()
+            if len(folder) <= self.depth and "/".join(folder) not in self.items
+        ]

@@ -132,9 +132,14 @@ def test_4xx_is_not_retried_and_5xx_is() -> None:
         assert sleeps == [0.5, 1.0, 1.0]
 
 
-def test_tls_verification_is_on(tmp_path: Path) -> None:
+def test_tls_verification_is_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     target = HttpTarget("https://127.0.0.1:9/", retry=NO_WAIT)
     assert target._client._session.verify is True
+    assert target._client._session.trust_env is False  # environment read once, at construction
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "env-ca.pem"))
+    assert HttpTarget("https://127.0.0.1:9/")._client._session.verify == str(tmp_path / "env-ca.pem")
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
     assert HttpTarget("https://127.0.0.1:9/", ca_bundle=bundle)._client._session.verify == str(bundle)
@@ -142,7 +147,7 @@ def test_tls_verification_is_on(tmp_path: Path) -> None:
 
 def test_pythonhttpsverify_cannot_turn_verification_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONHTTPSVERIFY", "0")
-    assert HttpTarget("https://127.0.0.1:9/")._client._session.verify is True
+    assert HttpTarget("https://127.0.0.1:9/")._client._session.verify not in (False, None, "")
 
 
 def test_jenkins_home_target_layout_and_atomicity(tmp_path: Path) -> None:

@@ -1,0 +1,208 @@
+"""`provisioner reconcile-all`: reconcile every registry listed in a fleet file into one Jenkins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provisioner.commands._source import add_policy_argument, load_policy_from_args
+from provisioner.commands._target import add_target_arguments, build_target
+from provisioner.exit_codes import UsageError
+
+if TYPE_CHECKING:
+    from provisioner.fleet_run import FleetReport, RegistryOutcome
+
+ORDER = 45
+LOG = logging.getLogger("provisioner")
+
+
+def _workers(text: str) -> int:
+    from provisioner.fleet_run import MAX_WORKERS
+
+    try:
+        value = int(text, 10)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}")
+    return value
+
+
+def _processes(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if not 0 <= value <= 32:
+        raise argparse.ArgumentTypeError("must be between 0 and 32")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "reconcile-all",
+        help="reconcile the backup jobs of every registry listed in a fleet file",
+        description="Reconcile every registry of FLEET.yaml into one Jenkins, as `reconcile` does for one: "
+        "validate, render, compare with the live job, create/update/leave alone, read back, audit. "
+        "The live Jenkins is listed with one request and every existing job is checked live (no local "
+        "cache). One registry's failure does not stop the others. Exit 0 all ok, 4 some failed, "
+        "1/2/3 when every registry failed for invalid settings / unreadable repositories / Jenkins, "
+        "2 for an invalid fleet file (nothing done), 3 when Jenkins cannot be listed at all.",
+        epilog="FLEET.yaml: `registries:` a list of {name, repo (relative to the fleet file), ref (default "
+        "HEAD), valuesPath (default deploy-templates/values.yaml), folder, jobName (default "
+        "Create-registry-backup-<name>)}; only name and repo are required.",
+    )
+    parser.add_argument("--fleet", metavar="FLEET.yaml", type=Path, required=True, help="the fleet file")
+    add_target_arguments(parser)
+    add_policy_argument(parser)
+    parser.add_argument(
+        "--workers",
+        metavar="N",
+        type=_workers,
+        default=None,
+        help="registries reconciled at once (default 8; one HTTP connection each)",
+    )
+    parser.add_argument(
+        "--processes",
+        metavar="N",
+        type=_processes,
+        default=None,
+        help="worker processes for the CPU-bound part (reading git, validating, rendering, comparing); "
+        "default: CPUs minus one for 64 or more registries, else 0 (all in this process)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="read only: show what would change")
+    parser.add_argument(
+        "--prune-orphans",
+        action="store_true",
+        help="disable (never delete) managed backup jobs whose registry is not in the fleet; "
+        "their backups are untouched",
+    )
+    parser.add_argument(
+        "--audit-log", metavar="FILE", type=Path, default=None, help="append one audit JSON line per change"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="progress bar on stderr (auto: when stderr is a terminal)",
+    )
+    parser.set_defaults(handler=run)
+
+
+@contextmanager
+def _progress(total: int, mode: str) -> Iterator[Callable[[], None]]:
+    """A rich progress bar on stderr; log lines printed meanwhile appear above it."""
+    if mode == "never" or (mode == "auto" and not sys.stderr.isatty()):
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("reconciling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("reconcile", total=total)
+        handlers = [h for h in LOG.handlers if isinstance(h, logging.StreamHandler)]
+        saved = [h.setStream(sys.stderr) for h in handlers]  # rich's stderr proxy while the bar is live
+        try:
+            yield lambda: progress.advance(task)
+        finally:
+            for handler, stream in zip(handlers, saved, strict=True):
+                if stream is not None:
+                    handler.setStream(stream)
+
+
+def _detail(outcome: RegistryOutcome) -> str:
+    if outcome.error is not None:
+        return outcome.error
+    result = outcome.result
+    assert result is not None
+    parts = ["drift restored" if result.drift and not result.dry_run else "drift" if result.drift else ""]
+    parts.extend(result.warnings)
+    return "; ".join(part for part in parts if part)
+
+
+def _print_text(report: FleetReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False, highlight=False)
+    summary = report.summary()
+    rows = [
+        o
+        for o in report.outcomes
+        if o.result is None or o.result.action != "unchanged" or o.result.drift or o.result.warnings
+    ]
+    if rows:
+        table = Table(title="Registries needing attention or changed", title_justify="left")
+        for column in ("registry", "job", "action", "detail"):
+            table.add_column(column, overflow="fold")
+        for outcome in rows:
+            action: str = outcome.result.action if outcome.result is not None else "FAILED"
+            if outcome.result is not None and report.dry_run and action != "unchanged":
+                action = f"would be {action}"
+            table.add_row(outcome.entry.name, outcome.entry.job.full_name, action, _detail(outcome))
+        console.print(table)
+    if report.orphans:
+        table = Table(title="Jobs of registries no longer in the fleet", title_justify="left")
+        for column in ("job", "registry", "action", "detail"):
+            table.add_column(column, overflow="fold")
+        for orphan in report.orphans:
+            table.add_row(orphan.job, orphan.registry, orphan.action, orphan.error or "backups kept")
+        console.print(table)
+    for warning in report.warnings:
+        console.print(f"warning: {warning}")
+    verb = "would be " if report.dry_run else ""
+    console.print(
+        f"{len(report.outcomes)} registries: {summary['created']} {verb}created, {summary['updated']} "
+        f"{verb}updated, {summary['unchanged']} unchanged, {summary['failed']} failed, "
+        f"drift in {summary['drift']}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from provisioner.audit import AuditWriter, audit_record
+    from provisioner.fleet import load_fleet
+    from provisioner.fleet_run import DEFAULT_WORKERS, FleetTarget, reconcile_fleet
+
+    if args.audit_log is not None and args.audit_log.is_dir():
+        raise UsageError(f"--audit-log {args.audit_log} is a directory")
+    entries = load_fleet(args.fleet)  # every problem in the file, before any work
+    policy = load_policy_from_args(args)
+    workers = args.workers or DEFAULT_WORKERS
+    target: FleetTarget = build_target(args, pool_size=workers)
+
+    with (
+        AuditWriter(None if args.dry_run else args.audit_log) as audit,
+        _progress(len(entries), args.progress) as advance,
+    ):
+
+        def on_outcome(outcome: RegistryOutcome) -> None:
+            if not args.dry_run and outcome.request is not None:
+                audit.write(audit_record(outcome.request, outcome.result, error=outcome.error))
+            advance()
+
+        report = reconcile_fleet(
+            target,
+            entries,
+            policy=policy,
+            workers=workers,
+            processes=args.processes,
+            dry_run=args.dry_run,
+            prune=args.prune_orphans,
+            on_outcome=on_outcome,
+        )
+    if args.format == "json":
+        json.dump(report.to_json(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        _print_text(report)
+    sys.stdout.flush()
+    return int(report.exit_code())
