@@ -61,7 +61,8 @@ class _Problems:
 def _string(node: Node, what: str, problems: _Problems) -> str | None:
     """A non-empty YAML string (quoted numbers are fine, unquoted numbers/booleans/null are not)."""
     if not isinstance(node, ScalarNode) or node.tag != STR:
-        problems.add(node, f"{what} must be a string, not {kind_of(node)}")
+        hint = f' (to mean the text, quote it: "{node.value}")' if isinstance(node, ScalarNode) else ""
+        problems.add(node, f"{what} must be a string, not {kind_of(node)}{hint}")
         return None
     value = str(node.value)
     if not value.strip() or any(not ch.isprintable() for ch in value):
@@ -123,9 +124,14 @@ def _entry(node: Node, index: int, base: Path, problems: _Problems) -> FleetEntr
     from provisioner.render import default_job_name
 
     try:
+        job_path(default_job_name(name), values.get("folder"))
+    except UsageError as exc:
+        problems.add(nodes.get("folder", node), f"{where}.folder: {exc.message}")
+        return None
+    try:
         path = job_path(values.get("jobName", default_job_name(name)), values.get("folder"))
     except UsageError as exc:
-        problems.add(nodes.get("jobName") or nodes.get("folder") or node, f"{where}: {exc.message}")
+        problems.add(nodes.get("jobName", node), f"{where}.jobName: {exc.message}")
         return None
     repo = Path(values["repo"])
     return FleetEntry(
