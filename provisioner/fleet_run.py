@@ -17,10 +17,17 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from provisioner.config_xml import read_marker
 from provisioner.exit_codes import ExitCode, JenkinsFailure, ProvisionerError
@@ -193,7 +200,11 @@ def plan_entry(
         return RegistryOutcome(entry, request, None, "jenkins", exc.message)
 
 
-Planner = Callable[[FleetEntry, str | None], "Planned | RegistryOutcome"]
+def plan_batch(
+    items: list[tuple[FleetEntry, str | None]], policy: Policy, dry_run: bool
+) -> list[Planned | RegistryOutcome]:
+    """Plan several registries in one call: one round trip to a worker process for a whole batch."""
+    return [plan_entry(entry, policy, dry_run, live) for entry, live in items]
 
 
 def _warm_worker() -> None:
@@ -206,47 +217,140 @@ def _warm_worker() -> None:
     render.environment()
 
 
+def _noop() -> None:
+    return None
+
+
 @contextmanager
-def _planner(policy: Policy, dry_run: bool, processes: int) -> Iterator[Planner]:
-    """Plan in this process (``processes`` 0) or in a pool of worker processes (the CPU-bound part)."""
+def _plan_pool(processes: int, threads: ThreadPoolExecutor) -> Iterator[Executor]:
+    """Worker processes for planning (the CPU-bound part), or the HTTP threads when ``processes`` is 0.
+
+    Call before any HTTP thread starts: while this process has a single thread, the workers are
+    forked (instant, modules already imported); otherwise they come from a forkserver, never from a
+    fork of a process with running threads.
+    """
     if processes <= 0:
-        yield lambda entry, live: plan_entry(entry, policy, dry_run, live)
+        yield threads
         return
     import multiprocessing
 
-    # forkserver: workers start from a clean, single-threaded server, never from a fork of this
-    # process's running HTTP threads.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["provisioner.fleet_run", "provisioner.validation", "provisioner.render"])
+    single = threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if single else "forkserver")
+    if not single:
+        context.set_forkserver_preload(
+            ["provisioner.fleet_run", "provisioner.validation", "provisioner.render"]
+        )
     with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_warm_worker) as pool:
-        yield lambda entry, live: pool.submit(plan_entry, entry, policy, dry_run, live).result()
+        pool.submit(_noop)  # starts the workers now (a fork context starts them all on the first submit)
+        yield pool
 
 
-def _reconcile_entry(
-    target: FleetTarget,
-    entry: FleetEntry,
-    *,
-    planner: Planner,
-    dry_run: bool,
-    index: LiveIndex,
-    folders: _FolderGate,
-) -> RegistryOutcome:
-    """Read the live job, plan (maybe in a worker process), write and read back: reconcile_one's path."""
-    exists = index.job_exists(entry.job)
+def _fetch(target: FleetTarget, entry: FleetEntry) -> str | RegistryOutcome | None:
     try:
-        live = None if exists is False else target.read_job(entry.job)
+        return target.read_job(entry.job)
     except JenkinsFailure as exc:
         return RegistryOutcome(entry, None, None, "jenkins", exc.message)
-    planned = planner(entry, live)
-    if isinstance(planned, RegistryOutcome):
-        return planned
+
+
+def _apply(target: FleetTarget, entry: FleetEntry, planned: Planned, folders: _FolderGate) -> RegistryOutcome:
     try:
-        if planned.plan.action == "created" and not dry_run:
+        if planned.plan.action == "created" and not planned.request.dry_run:
             folders.ensure(entry.job)
         result = apply_plan(target, planned.request, planned.plan)
     except JenkinsFailure as exc:
         return RegistryOutcome(entry, planned.request, None, "jenkins", exc.message)
     return RegistryOutcome(entry, planned.request, result)
+
+
+class _Pipeline:
+    """fetch live config (HTTP threads) -> plan in batches (worker processes) -> apply (HTTP threads).
+
+    The same steps as :func:`provisioner.reconcile.reconcile_one` for every registry; only the
+    scheduling differs. Runs in the calling thread, which also delivers each outcome.
+    """
+
+    BATCH = 32  # registries per trip to a worker process
+
+    def __init__(
+        self,
+        target: FleetTarget,
+        entries: list[FleetEntry],
+        index: LiveIndex,
+        *,
+        threads: ThreadPoolExecutor,
+        planner: Executor,
+        planner_slots: int,
+        policy: Policy,
+        dry_run: bool,
+        on_outcome: Callable[[RegistryOutcome], None] | None,
+    ) -> None:
+        self.target, self.entries, self.index = target, entries, index
+        self.threads, self.planner, self.slots = threads, planner, planner_slots
+        self.policy, self.dry_run, self.on_outcome = policy, dry_run, on_outcome
+        self.folders = _FolderGate(target, index)
+        self.outcomes: list[RegistryOutcome | None] = [None] * len(entries)
+        self.pending: dict[Future[Any], tuple[str, list[int]]] = {}
+        self.ready: list[tuple[int, str | None]] = []  # planned next: (position, live config)
+        self.planning = 0
+
+    def _finish(self, position: int, outcome: RegistryOutcome) -> None:
+        self.outcomes[position] = outcome
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
+
+    def _submit_plan(self, executor: Executor, kind: str) -> None:
+        batch, self.ready = self.ready[: self.BATCH], self.ready[self.BATCH :]
+        items = [(self.entries[position], live) for position, live in batch]
+        future = executor.submit(plan_batch, items, self.policy, self.dry_run)
+        self.pending[future] = (kind, [position for position, _live in batch])
+
+    def _flush(self) -> None:
+        # Keep every worker busy, and batch what accumulates while they are.
+        while self.ready and self.planning < self.slots:
+            self._submit_plan(self.planner, "plan")
+            self.planning += 1
+        # Once this process has no HTTP left to do, it plans too instead of waiting for the workers.
+        idle = not any(kind in ("fetch", "apply", "local-plan") for kind, _ in self.pending.values())
+        if self.ready and idle and self.planner is not self.threads:
+            self._submit_plan(self.threads, "local-plan")
+
+    def _planned(self, position: int, planned: Planned | RegistryOutcome) -> None:
+        if isinstance(planned, RegistryOutcome):
+            self._finish(position, planned)
+        elif planned.plan.action == "unchanged" or self.dry_run:
+            self._finish(
+                position, _apply(self.target, self.entries[position], planned, self.folders)
+            )  # no I/O
+        else:
+            future = self.threads.submit(_apply, self.target, self.entries[position], planned, self.folders)
+            self.pending[future] = ("apply", [position])
+
+    def run(self) -> list[RegistryOutcome]:
+        for position, entry in enumerate(self.entries):
+            if self.index.job_exists(entry.job) is False:
+                self.ready.append((position, None))
+            else:
+                self.pending[self.threads.submit(_fetch, self.target, entry)] = ("fetch", [position])
+        self._flush()
+        while self.pending:
+            done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
+            for future in done:
+                kind, positions = self.pending.pop(future)
+                if kind == "fetch":
+                    live = future.result()
+                    if isinstance(live, RegistryOutcome):
+                        self._finish(positions[0], live)
+                    else:
+                        self.ready.append((positions[0], live))
+                elif kind in ("plan", "local-plan"):
+                    if kind == "plan":
+                        self.planning -= 1
+                    for position, planned in zip(positions, future.result(), strict=True):
+                        self._planned(position, planned)
+                else:
+                    self._finish(positions[0], future.result())
+            self._flush()
+        return [outcome for outcome in self.outcomes if outcome is not None]
 
 
 def _split(full_name: str) -> JobPath:
@@ -320,31 +424,25 @@ def reconcile_fleet(
     if processes is None:
         processes = default_processes(len(entries))
     depth = max(len(entry.job.folders) for entry in entries) + 1
-    with _planner(policy, dry_run, processes) as planner:
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as threads,
+        _plan_pool(processes, threads) as planner,
+    ):
         index = target.list_items(max(depth, PRUNE_DEPTH) if prune else depth, descriptions=prune)
-        folders = _FolderGate(target, index)
-        outcomes: list[RegistryOutcome | None] = [None] * len(entries)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile") as pool:
-            futures = {
-                pool.submit(
-                    _reconcile_entry,
-                    target,
-                    entry,
-                    planner=planner,
-                    dry_run=dry_run,
-                    index=index,
-                    folders=folders,
-                ): position
-                for position, entry in enumerate(entries)
-            }
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes[futures[future]] = outcome
-                if on_outcome is not None:
-                    on_outcome(outcome)
+        pipeline = _Pipeline(
+            target,
+            entries,
+            index,
+            threads=threads,
+            planner=planner,
+            planner_slots=2 * processes if processes > 0 else workers,
+            policy=policy,
+            dry_run=dry_run,
+            on_outcome=on_outcome,
+        )
+        outcomes = pipeline.run()
     orphans: list[OrphanOutcome] = []
     warnings: list[str] = []
     if prune:
         orphans, warnings = prune_orphans(target, entries, index, dry_run=dry_run)
-    done = [outcome for outcome in outcomes if outcome is not None]
-    return FleetReport(outcomes=done, orphans=orphans, warnings=warnings, dry_run=dry_run)
+    return FleetReport(outcomes=outcomes, orphans=orphans, warnings=warnings, dry_run=dry_run)

@@ -57,7 +57,11 @@ class HttpTarget:
         session.proxies.update(requests.utils.get_environ_proxies(self._url))
         env_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         # python-jenkins turns verification off when PYTHONHTTPSVERIFY=0; we never do.
-        session.verify = str(ca_bundle) if ca_bundle is not None else env_bundle or True
+        # (Plain http: leave True, or requests would stat the bundle path on every request.)
+        if parts.scheme != "https":
+            session.verify = True
+        else:
+            session.verify = str(ca_bundle) if ca_bundle is not None else env_bundle or True
         session.trust_env = False
         client._auths = client._auths[:1]  # no kerberos probing: one auth, no extra request
         # One keep-alive connection per worker thread: requests' default pool (10) would drop and
