@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -129,42 +129,47 @@ def _detail(outcome: RegistryOutcome) -> str:
     return "; ".join(part for part in parts if part)
 
 
-def _print_text(report: FleetReport) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _table(title: str, headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """A plain aligned table: readable in a terminal, a CI log and a pipe alike (no wrapping)."""
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers) - 1)]
+    lines = [title]
+    for row in [headers, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  " + "  ".join([*cells, row[-1]]).rstrip())
+    return lines
 
-    console = Console(soft_wrap=False, highlight=False)
+
+def _print_text(report: FleetReport) -> None:
     summary = report.summary()
+    lines: list[str] = []
     rows = [
         o
         for o in report.outcomes
         if o.result is None or o.result.action != "unchanged" or o.result.drift or o.result.warnings
     ]
     if rows:
-        table = Table(title="Registries needing attention or changed", title_justify="left")
-        for column in ("registry", "job", "action", "detail"):
-            table.add_column(column, overflow="fold")
+        table: list[tuple[str, ...]] = []
         for outcome in rows:
             action: str = outcome.result.action if outcome.result is not None else "FAILED"
             if outcome.result is not None and report.dry_run and action != "unchanged":
                 action = f"would be {action}"
-            table.add_row(outcome.entry.name, outcome.entry.job.full_name, action, _detail(outcome))
-        console.print(table)
+            table.append((outcome.entry.name, outcome.entry.job.full_name, action, _detail(outcome)))
+        lines += _table(
+            "Registries changed or needing attention:", ("REGISTRY", "JOB", "ACTION", "DETAIL"), table
+        )
     if report.orphans:
-        table = Table(title="Jobs of registries no longer in the fleet", title_justify="left")
-        for column in ("job", "registry", "action", "detail"):
-            table.add_column(column, overflow="fold")
-        for orphan in report.orphans:
-            table.add_row(orphan.job, orphan.registry, orphan.action, orphan.error or "backups kept")
-        console.print(table)
-    for warning in report.warnings:
-        console.print(f"warning: {warning}")
+        orphans = [(o.job, o.registry, o.action, o.error or "backups kept") for o in report.orphans]
+        lines += _table(
+            "Jobs of registries no longer in the fleet:", ("JOB", "REGISTRY", "ACTION", "DETAIL"), orphans
+        )
+    lines += [f"warning: {warning}" for warning in report.warnings]
     verb = "would be " if report.dry_run else ""
-    console.print(
+    lines.append(
         f"{len(report.outcomes)} registries: {summary['created']} {verb}created, {summary['updated']} "
         f"{verb}updated, {summary['unchanged']} unchanged, {summary['failed']} failed, "
         f"drift in {summary['drift']}"
     )
+    print("\n".join(lines))
 
 
 def run(args: argparse.Namespace) -> int:
