@@ -84,7 +84,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "their backups are untouched",
     )
     parser.add_argument(
-        "--audit-log", metavar="FILE", type=Path, default=None, help="append one audit JSON line per change"
+        "--audit-log",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="append one audit JSON line per registry sent to Jenkins (fsynced at the end)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -105,7 +109,7 @@ def _progress(total: int, mode: str) -> Iterator[Callable[[], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, force_terminal=True if mode == "always" else None)
     columns = (TextColumn("reconciling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("reconcile", total=total)

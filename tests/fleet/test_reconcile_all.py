@@ -172,3 +172,13 @@ def test_jenkins_home_target(run_cli: Run, fleet_dir: Path, tmp_path: Path) -> N
     ).is_file()
     second = run_cli(*args)
     assert json.loads(second.out)["summary"]["unchanged"] == 2
+
+
+def test_progress_bar_goes_to_stderr_and_keeps_stdout_clean(
+    run_cli: Run, jenkins: JenkinsEmulator, fleet_dir: Path
+) -> None:
+    fleet = write_fleet(fleet_dir, {"a": GOOD, "b": GOOD})
+    code, data, err = reconcile_all(run_cli, fleet, jenkins, "--progress", "always")
+    assert code == 0, err
+    assert data["summary"]["created"] == 2  # type: ignore[index]
+    assert "reconciling" in err
