@@ -292,6 +292,7 @@ class _Pipeline:
         self.pending: dict[Future[Any], tuple[str, list[int]]] = {}
         self.ready: list[tuple[int, str | None]] = []  # planned next: (position, live config)
         self.planning = 0
+        self.fetched = False  # whether any live config is fetched (else there is no read phase to follow)
 
     def _finish(self, position: int, outcome: RegistryOutcome) -> None:
         self.outcomes[position] = outcome
@@ -309,9 +310,10 @@ class _Pipeline:
         while self.ready and self.planning < self.slots:
             self._submit_plan(self.planner, "plan")
             self.planning += 1
-        # Once this process has no HTTP left to do, it plans too instead of waiting for the workers.
+        # Once this process has fetched every live config and has nothing to write, it plans too
+        # instead of waiting for the workers (a no-op run); while it writes, HTTP has its CPU.
         idle = not any(kind in ("fetch", "apply", "local-plan") for kind, _ in self.pending.values())
-        if self.ready and idle and self.planner is not self.threads:
+        if self.ready and idle and self.fetched and self.planner is not self.threads:
             self._submit_plan(self.threads, "local-plan")
 
     def _planned(self, position: int, planned: Planned | RegistryOutcome) -> None:
@@ -331,6 +333,7 @@ class _Pipeline:
                 self.ready.append((position, None))
             else:
                 self.pending[self.threads.submit(_fetch, self.target, entry)] = ("fetch", [position])
+                self.fetched = True
         self._flush()
         while self.pending:
             done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
