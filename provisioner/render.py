@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,22 +63,31 @@ class StringParameter:
     description: str
 
 
-_PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "job-templates"
+_CHECKOUT_TEMPLATES = Path(__file__).resolve().parent.parent / "job-templates"
+_INSTALLED_TEMPLATES = ("share", "registry-backup-provisioner", "job-templates")
 _FOUND_TEMPLATES: set[str] = set()
 
 
+def _default_templates() -> Path:
+    """The checkout's job-templates/ (source tree, editable install), else the installed copy."""
+    if (_CHECKOUT_TEMPLATES / JOB_TEMPLATE).is_file():
+        return _CHECKOUT_TEMPLATES
+    return Path(sys.prefix).joinpath(*_INSTALLED_TEMPLATES)
+
+
 def templates_dir() -> Path:
-    """``job-templates/`` next to the package (checkout, editable install) or $PROVISIONER_JOB_TEMPLATES."""
+    """$PROVISIONER_JOB_TEMPLATES, else ``job-templates/`` of the checkout, else the installed copy in
+    ``<prefix>/share/registry-backup-provisioner/job-templates`` (a wheel install)."""
     override = os.environ.get(TEMPLATES_ENV)
-    candidate = Path(override) if override else _PACKAGE_TEMPLATES
+    candidate = Path(override) if override else _default_templates()
     if str(candidate) in _FOUND_TEMPLATES:  # checked once per directory and process: a fleet renders 1000s
         return candidate
     missing = [name for name in TEMPLATE_FILES if not (candidate / name).is_file()]
     if missing:
         raise TemplateError(
-            f"job templates not found in {candidate} (missing {', '.join(missing)}): install the provisioner "
-            f"from its source checkout (pip install -e .) or set {TEMPLATES_ENV} to the job-templates "
-            "directory"
+            f"job templates not found in {candidate} (missing {', '.join(missing)}): reinstall the "
+            f"provisioner (pip install registry-backup-provisioner, or pip install -e . from a checkout) "
+            f"or set {TEMPLATES_ENV} to a job-templates directory"
         )
     _FOUND_TEMPLATES.add(str(candidate))
     return candidate
