@@ -1,0 +1,161 @@
+"""`provisioner status`: backups on or off, the next runs, the last successful backup and its deletion."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from provisioner.commands._job import job_path_from_args, load_valid_settings, registry_name
+from provisioner.commands._source import add_values_source_arguments, parse_instant
+from provisioner.commands._target import add_connection_arguments, build_http_target
+from provisioner.exit_codes import ExitCode, JenkinsFailure, UsageError
+
+if TYPE_CHECKING:
+    from provisioner.jenkins.http import HttpTarget
+    from provisioner.jenkins.target import JobPath
+    from provisioner.status import LastBackup
+
+ORDER = 47
+_HOURS = re.compile(r"[0-9]{1,6}")
+BUILD_TREE = "number,timestamp,actions[parameters[name,value]]"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="show whether backups run, the next runs and the last successful backup",
+        description="What the admin console shows for a registry: automatic backups on or off, the schedule "
+        "in words, the next three runs, and the last successful backup with the date retention may delete "
+        "it. The last backup comes from a backup store (--store, the newest backup whose checksum "
+        "verifies) or from the Jenkins job's last successful build (--jenkins-url). Exit 0 (also with "
+        "warnings), 1 invalid settings, 2 usage or unreadable store, 3 Jenkins failure.",
+    )
+    add_values_source_arguments(parser)
+    parser.add_argument("--registry", required=True, type=registry_name, metavar="NAME", help="the registry")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--store", metavar="DIR", type=Path, help="the archive backup store backup-registry writes"
+    )
+    where.add_argument(
+        "--jenkins-url", metavar="URL", help="Jenkins base URL: read the job's last successful build"
+    )
+    parser.add_argument(
+        "--job-name", metavar="N", default=None, help="job name (default Create-registry-backup-<registry>)"
+    )
+    parser.add_argument("--folder", metavar="F", default=None, help="folder path of the job, e.g. backups")
+    add_connection_arguments(parser)
+    parser.add_argument("--now", metavar="ISO8601", default=None, help="the current time (default: now)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(handler=run)
+
+
+def last_from_store(store: Path, registry: str) -> tuple[LastBackup | None, int, list[str]]:
+    """The newest backup whose checksum verifies, how many backups the store keeps, and warnings."""
+    from provisioner.backup import list_backups, verify_backup
+    from provisioner.status import LastBackup
+
+    if not store.is_dir():
+        raise UsageError(f"--store {store} is not a directory")
+    try:
+        records = list_backups(store, registry)
+    except OSError as exc:
+        raise UsageError(f"cannot read the backup store {store}: {exc.strerror or exc}") from exc
+    warnings: list[str] = []
+    failed: list[str] = []
+    for record in records:
+        if verify_backup(record):
+            if failed:
+                warnings.append(
+                    f"newer backup(s) {', '.join(failed)} failed verification (size or checksum mismatch): "
+                    f"the last good backup is {record.id}"
+                )
+            return LastBackup(record.id, record.created_at, record.expires_at), len(records), warnings
+        failed.append(record.id)
+    if failed:
+        warnings.append(
+            f"no backup verifies: {', '.join(failed)} failed verification (size or checksum mismatch)"
+        )
+    return None, len(records), warnings
+
+
+def _parameters(build: dict[str, Any]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    actions = build.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        parameters = action.get("parameters") if isinstance(action, dict) else None
+        for parameter in parameters if isinstance(parameters, list) else []:
+            if isinstance(parameter, dict) and isinstance(parameter.get("name"), str):
+                found[parameter["name"]] = parameter.get("value")
+    return found
+
+
+def last_from_jenkins(target: HttpTarget, path: JobPath) -> tuple[LastBackup | None, list[str]]:
+    """The job's last successful build: its start, and start + the EXPIRES_IN_HOURS it ran with."""
+    from provisioner.render import PARAM_EXPIRES
+    from provisioner.status import LastBackup
+
+    name = path.full_name
+    url = target.job_url(path)
+    build = target.get_json(
+        f"{url}lastSuccessfulBuild/api/json?tree={quote(BUILD_TREE, safe=',')}",
+        what=f"reading the last successful build of {name}",
+    )
+    if build is None:  # no successful build, or no job at all: one more request tells which
+        if target.get_json(f"{url}api/json?tree=name", what=f"reading job {name}") is None:
+            return None, [f"job {name} does not exist in Jenkins: run reconcile to create it"]
+        return None, []
+    number, timestamp = build.get("number") if isinstance(build, dict) else None, None
+    if isinstance(build, dict):
+        timestamp = build.get("timestamp")
+    if not isinstance(number, int) or isinstance(number, bool) or not isinstance(timestamp, int):
+        raise JenkinsFailure(f"the last successful build of {name} has no valid number and timestamp")
+    started = datetime.fromtimestamp(timestamp / 1000, UTC)
+    hours = _parameters(build).get(PARAM_EXPIRES)
+    if isinstance(hours, str) and _HOURS.fullmatch(hours):
+        return LastBackup(str(number), started, started + timedelta(hours=int(hours))), []
+    warning = (
+        f"build #{number} has no valid {PARAM_EXPIRES} parameter ({hours!r}): its deletion date is unknown"
+    )
+    return LastBackup(str(number), started, None), [warning]
+
+
+def run(args: argparse.Namespace) -> int:
+    from provisioner.status import build_status, render_text
+
+    now = parse_instant(args.now, "--now") if args.now is not None else datetime.now(UTC)
+    target = None
+    if args.jenkins_url is not None:
+        path = job_path_from_args(args)
+        target = build_http_target(args)  # usage errors (URL, credentials) before reading values
+    elif args.job_name is not None or args.folder is not None:
+        raise UsageError("--job-name and --folder go with --jenkins-url, not with --store")
+    loaded = load_valid_settings(args)
+    if loaded is None:
+        return int(ExitCode.INVALID_SETTINGS)
+    _source, settings = loaded
+    if target is not None:
+        last, warnings = last_from_jenkins(target, path)
+        kept = None
+    else:
+        last, kept, warnings = last_from_store(args.store, args.registry)
+    status = build_status(
+        args.registry,
+        settings,
+        source="jenkins" if target is not None else "store",
+        now=now,
+        last=last,
+        backups_kept=kept,
+        warnings=warnings,
+    )
+    if args.format == "json":
+        print(json.dumps(status.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print(render_text(status))
+    sys.stdout.flush()
+    return int(ExitCode.OK)
