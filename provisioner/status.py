@@ -80,7 +80,10 @@ def build_status(
     zone = ZoneInfo(settings.time_zone)
     runs = next_runs(parse_schedule(settings.schedule), zone, now, 3) if settings.enabled else []
     if not settings.enabled:
-        found.append("automatic backups are off; existing backups are kept until their retention ends")
+        found.append(
+            "automatic backups are off: no new backups are made; existing backups are kept "
+            "(retention only runs after a backup)"
+        )
     elif last is not None and overdue(settings, last.at, now):
         found.append(
             "the last successful backup is older than two scheduled runs: backups are failing or not running"
