@@ -297,7 +297,11 @@ class Bench:
             emulator.reset(jobs=True)
             self.ours("cold", workers)
             checks[f"ours cold w{workers} jobs"] = self.job_count()
-        noop = self.ours("no-op", ours_workers[-1])
+        best = min(
+            (r for r in self.runs if r.tool == "reconcile-all" and r.ok), key=lambda r: r.wall, default=None
+        )
+        ours_w = best.workers if best else ours_workers[-1]
+        noop = self.ours("no-op", ours_w)
         checks["ours no-op POSTs"] = noop.posts
         # JJB: cold at each worker count, then no-op with a cold and a warm cache
         cache = self.base / "jjb-home"
@@ -308,10 +312,11 @@ class Bench:
             checks[f"jjb cold w{workers} jobs"] = self.job_count()
             if run.ok and "same job content (sample)" not in checks:
                 checks["same job content (sample)"] = self.same_jobs()
-        if not self.runs[-1].ok:  # leave JJB's complete job set in place for its no-op runs
+        if not self.runs[-1].ok:  # leave JJB's complete job set in place for its no-op runs (untimed)
             emulator.reset(jobs=True)
             shutil.rmtree(cache, ignore_errors=True)
-            self.jjb("cold (cold cache)", 1, self.jobs_v1, cache)
+            self.jjb("setup", 1, self.jobs_v1, cache)
+            self.runs.pop()
         shutil.rmtree(cache, ignore_errors=True)
         best_jjb = min((r for r in self.runs if r.tool == "jjb" and r.ok), key=lambda r: r.wall, default=None)
         jjb_w = best_jjb.workers if best_jjb else jjb_workers[0]
@@ -324,9 +329,9 @@ class Bench:
         jobs_v2 = fs.write_jjb_jobs(self.base / "jobs-v2.yaml", self.registries)
         self.jjb("change (warm cache)", jjb_w, jobs_v2, cache)
         emulator.reset(jobs=True)
-        self.ours("setup v1 (untimed)", ours_workers[-1], self.fleet_v1)
+        self.ours("setup v1 (untimed)", ours_w, self.fleet_v1)
         self.runs.pop()
-        change = self.ours("change", ours_workers[-1])
+        change = self.ours("change", ours_w)
         checks["ours change POSTs"] = change.posts
         # the floor
         self.floor("cold: create + read back", 1, 1)
@@ -401,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", default="100,1000")
     parser.add_argument("--layouts", default="flat,folder")
-    parser.add_argument("--ours-workers", default="8")
+    parser.add_argument("--ours-workers", default="4,8,16")
     parser.add_argument("--jjb-workers", default="1,4,8")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument(
