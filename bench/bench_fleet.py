@@ -37,6 +37,7 @@ import fleet_setup as fs
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 USER, TOKEN = "bench", "bench-token-7c1e"
+ANALYSIS_MARKER = "<!-- analysis: kept when the benchmark is run again -->"
 
 
 @dataclass
@@ -445,12 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         print("FAILED: " + "; ".join(failures), file=sys.stderr)
         return 1
     if not args.smoke:
-        jjb_version = (
-            subprocess.run(
-                [str(BIN / "jenkins-jobs"), "--version"], capture_output=True, text=True
-            ).stderr.strip()
-            or "?"
-        )
+        version = subprocess.run([str(BIN / "jenkins-jobs"), "--version"], capture_output=True, text=True)
+        jjb_version = (version.stdout or version.stderr).strip() or "Jenkins Job Builder (version unknown)"
         head = [
             "# Fleet benchmark: `provisioner reconcile-all` vs Jenkins Job Builder",
             "",
@@ -460,7 +457,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{jjb_version}. The tools and the emulator (a threaded Python HTTP server) share it.",
             "",
         ]
-        args.out.write_text("\n".join(head + body) + "\n", encoding="utf-8")
+        # A hand-written analysis below the marker survives a new run of the benchmark.
+        previous = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+        kept = previous[previous.index(ANALYSIS_MARKER) :] if ANALYSIS_MARKER in previous else ""
+        args.out.write_text("\n".join(head + body) + "\n" + kept, encoding="utf-8")
     return 0
 
 
