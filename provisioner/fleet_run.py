@@ -42,7 +42,6 @@ FailureKind = Literal["source", "settings", "jenkins"]
 OrphanAction = Literal["disabled", "already disabled", "would be disabled", "failed"]
 PRUNE_DEPTH = 4  # folder levels searched for orphaned jobs (the fleet's own depth when deeper)
 DEFAULT_WORKERS = 8
-MAX_WORKERS = 64
 PROCESS_POOL_THRESHOLD = 64  # below this many registries, worker processes cost more than they save
 
 

@@ -7,19 +7,11 @@ import json
 from datetime import UTC, datetime
 
 from provisioner.commands._source import add_policy_argument, load_policy_from_args, parse_instant
+from provisioner.commands._types import whole_number
 from provisioner.exit_codes import ExitCode
 
 ORDER = 20
 MAX_COUNT = 100
-
-
-def _count(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) <= 3):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {MAX_COUNT}")
-    value = int(text)
-    if not 1 <= value <= MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_COUNT}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--tz", metavar="ZONE", default=None, help="IANA time zone (default: the policy's, Europe/Kiev)"
     )
     parser.add_argument(
-        "--count", metavar="N", type=_count, default=3, help=f"how many runs, 1-{MAX_COUNT} (default 3)"
+        "--count",
+        metavar="N",
+        type=whole_number(1, MAX_COUNT),
+        default=3,
+        help=f"how many runs, 1-{MAX_COUNT} (default 3)",
     )
     parser.add_argument(
         "--after", metavar="ISO8601", help="list runs strictly after this instant (default now)"

@@ -13,35 +13,15 @@ from typing import TYPE_CHECKING
 
 from provisioner.commands._source import add_policy_argument, load_policy_from_args
 from provisioner.commands._target import add_target_arguments, build_target
+from provisioner.commands._types import whole_number
 from provisioner.exit_codes import UsageError
 
 if TYPE_CHECKING:
     from provisioner.fleet_run import FleetReport, RegistryOutcome
 
 ORDER = 45
+MAX_WORKERS = 64  # concurrent HTTP requests: more would only queue inside Jenkins
 LOG = logging.getLogger("provisioner")
-
-
-def _workers(text: str) -> int:
-    from provisioner.fleet_run import MAX_WORKERS
-
-    try:
-        value = int(text, 10)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if not 1 <= value <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_WORKERS}")
-    return value
-
-
-def _processes(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if not 0 <= value <= 32:
-        raise argparse.ArgumentTypeError("must be between 0 and 32")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,14 +44,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--workers",
         metavar="N",
-        type=_workers,
+        type=whole_number(1, MAX_WORKERS),
         default=None,
         help="registries reconciled at once (default 8; one HTTP connection each)",
     )
     parser.add_argument(
         "--processes",
         metavar="N",
-        type=_processes,
+        type=whole_number(0, 32),
         default=None,
         help="worker processes for the CPU-bound part (reading git, validating, rendering, comparing); "
         "default: CPUs minus one for 64 or more registries, else 0 (all in this process)",
