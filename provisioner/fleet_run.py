@@ -28,18 +28,17 @@ from concurrent.futures import (
 )
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from provisioner.config_xml import read_marker
-from provisioner.exit_codes import ExitCode, JenkinsFailure, ProvisionerError
+from provisioner.exit_codes import JenkinsFailure, ProvisionerError
 from provisioner.fleet import FleetEntry
+from provisioner.fleet_orphans import prune_orphans
+from provisioner.fleet_report import FleetReport, OrphanOutcome, RegistryOutcome
 from provisioner.jenkins.target import JobPath, JobTarget, LiveIndex
 from provisioner.policy import Policy
-from provisioner.reconcile import Plan, ReconcileRequest, ReconcileResult, apply_plan
+from provisioner.reconcile import Plan, ReconcileRequest, apply_plan
 
 LOG = logging.getLogger("provisioner")
-FailureKind = Literal["source", "settings", "jenkins"]
-OrphanAction = Literal["disabled", "already disabled", "would be disabled", "failed"]
 PRUNE_DEPTH = 4  # folder levels searched for orphaned jobs (the fleet's own depth when deeper)
 DEFAULT_WORKERS = 8
 PROCESS_POOL_THRESHOLD = 64  # below this many registries, worker processes cost more than they save
@@ -51,84 +50,6 @@ class FleetTarget(JobTarget, Protocol):
     def ensure_folders(self, path: JobPath, folders: list[tuple[str, ...]] | None = None) -> None: ...
 
     def disable_job(self, path: JobPath) -> None: ...
-
-
-@dataclass(frozen=True)
-class RegistryOutcome:
-    entry: FleetEntry
-    request: ReconcileRequest | None  # None when values could not be read or validated
-    result: ReconcileResult | None
-    failure: FailureKind | None = None
-    error: str | None = None
-
-    def to_json(self, dry_run: bool) -> dict[str, object]:
-        if self.result is not None:
-            return {**self.result.to_json(), "warnings": list(self.result.warnings), "error": None}
-        return {
-            "registry": self.entry.name,
-            "job": self.entry.job.full_name,
-            "action": "failed",
-            "enabled": self.request.settings.enabled if self.request is not None else None,
-            "drift": False,
-            "dryRun": dry_run,
-            "commit": self.request.commit if self.request is not None else None,
-            "diff": None,
-            "warnings": [],
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class OrphanOutcome:
-    job: str
-    registry: str
-    action: OrphanAction
-    error: str | None = None
-
-    def to_json(self) -> dict[str, object]:
-        return {"job": self.job, "registry": self.registry, "action": self.action, "error": self.error}
-
-
-@dataclass(frozen=True)
-class FleetReport:
-    outcomes: list[RegistryOutcome]  # in fleet-file order
-    orphans: list[OrphanOutcome]
-    warnings: list[str]
-    dry_run: bool
-
-    def summary(self) -> dict[str, int]:
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "drift": 0}
-        for outcome in self.outcomes:
-            if outcome.result is None:
-                counts["failed"] += 1
-                continue
-            counts[outcome.result.action] += 1
-            counts["drift"] += int(outcome.result.drift)
-        counts["failed"] += sum(1 for orphan in self.orphans if orphan.action == "failed")
-        return counts
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "results": [outcome.to_json(self.dry_run) for outcome in self.outcomes],
-            "summary": self.summary(),
-            "orphans": [orphan.to_json() for orphan in self.orphans],
-            "warnings": list(self.warnings),
-        }
-
-    def exit_code(self) -> ExitCode:
-        """0 all done; 4 some failed; 1/2/3 when every registry failed for the same kind of reason."""
-        kinds = {o.failure for o in self.outcomes if o.failure is not None}
-        orphan_failed = any(orphan.action == "failed" for orphan in self.orphans)
-        if not kinds and not orphan_failed:
-            return ExitCode.OK
-        if all(o.failure is not None for o in self.outcomes) and len(kinds) == 1 and not orphan_failed:
-            kind = kinds.pop()
-            return {
-                "settings": ExitCode.INVALID_SETTINGS,
-                "source": ExitCode.USAGE,
-                "jenkins": ExitCode.JENKINS_FAILURE,
-            }[kind]
-        return ExitCode.PARTIAL_FAILURE
 
 
 class _FolderGate:
@@ -354,51 +275,6 @@ class _Pipeline:
                     self._finish(positions[0], future.result())
             self._flush()
         return [outcome for outcome in self.outcomes if outcome is not None]
-
-
-def _split(full_name: str) -> JobPath:
-    parts = full_name.split("/")
-    return JobPath(folders=tuple(parts[:-1]), name=parts[-1])
-
-
-def prune_orphans(
-    target: FleetTarget, entries: list[FleetEntry], index: LiveIndex, *, dry_run: bool
-) -> tuple[list[OrphanOutcome], list[str]]:
-    """Disable (never delete) managed jobs whose registry is not in the fleet; their backups stay."""
-    names = {entry.name for entry in entries}
-    jobs = {entry.job.full_name: entry for entry in entries}
-    orphans: list[OrphanOutcome] = []
-    warnings: list[str] = []
-    for item in sorted(index.items.values(), key=lambda i: i.full_name):
-        if item.folder or item.full_name in jobs or item.description is None:
-            continue
-        marker = read_marker(item.description)
-        if not marker.managed:
-            continue
-        if not marker.valid or marker.registry is None:
-            warnings.append(
-                f"job {item.full_name} is marked as managed but its applied-settings record is unreadable; "
-                "not pruned (check it by hand)"
-            )
-            continue
-        if marker.registry in names:  # not this registry's fleet job (that one was skipped above)
-            warnings.append(
-                f"job {item.full_name} is managed for registry {marker.registry!r}, whose job in the fleet "
-                "is another one; left alone (delete or disable it by hand if it is a leftover)"
-            )
-            continue
-        if item.disabled:
-            orphans.append(OrphanOutcome(item.full_name, marker.registry, "already disabled"))
-        elif dry_run:
-            orphans.append(OrphanOutcome(item.full_name, marker.registry, "would be disabled"))
-        else:
-            try:
-                target.disable_job(_split(item.full_name))
-            except JenkinsFailure as exc:
-                orphans.append(OrphanOutcome(item.full_name, marker.registry, "failed", exc.message))
-                continue
-            orphans.append(OrphanOutcome(item.full_name, marker.registry, "disabled"))
-    return orphans, warnings
 
 
 def default_processes(registries: int) -> int:

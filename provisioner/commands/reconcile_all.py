@@ -17,7 +17,7 @@ from provisioner.commands._types import whole_number
 from provisioner.exit_codes import UsageError
 
 if TYPE_CHECKING:
-    from provisioner.fleet_run import FleetReport, RegistryOutcome
+    from provisioner.fleet_report import FleetReport, RegistryOutcome
 
 ORDER = 45
 MAX_WORKERS = 64  # concurrent HTTP requests: more would only queue inside Jenkins
