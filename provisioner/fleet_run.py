@@ -6,9 +6,11 @@ exists costs one GET of its config.xml, and only jobs that must change are writt
 Nothing is cached between runs: every job is judged against the live Jenkins, so jobs edited or
 deleted there are noticed.
 
-Each registry goes through :func:`provisioner.reconcile.reconcile_one`, exactly as ``reconcile``
-does; a failure (unreadable repository, invalid settings, a Jenkins error) is recorded for that
-registry and the others go on.
+Each registry goes through the steps of :func:`provisioner.reconcile.reconcile_one` (read the live
+job, :func:`~provisioner.reconcile.plan_reconcile`, :func:`~provisioner.reconcile.apply_plan`), only
+scheduled differently: HTTP in threads sharing one session, planning (git, validation, rendering,
+comparison) in batches in worker processes. A failure (unreadable repository, invalid settings, a
+Jenkins error) is recorded for that registry and the others go on.
 """
 
 from __future__ import annotations
