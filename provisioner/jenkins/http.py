@@ -7,6 +7,7 @@ POST, and shared by every thread using this target (one ``requests`` session, on
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -16,11 +17,29 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from provisioner.exit_codes import JenkinsFailure
-from provisioner.jenkins.retry import HttpStatusError, NotFound, RetryPolicy, status_failure, with_retries
+from provisioner.jenkins.retry import (
+    HttpStatusError,
+    NotFound,
+    RetryPolicy,
+    status_error,
+    status_failure,
+    with_retries,
+)
 from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
 from provisioner.render import render_folder_config
 
 XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+
+
+class _Response:
+    """What callers read from an answer: the status and the body."""
+
+    def __init__(self, status: int, content: bytes) -> None:
+        self.status = status
+        self.content = content
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 def _folder_url(folders: tuple[str, ...]) -> str:
@@ -44,6 +63,7 @@ class HttpTarget:
         import jenkins
         import requests.adapters
         import requests.utils
+        import urllib3
 
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -71,24 +91,61 @@ class HttpTarget:
         client._session.mount("https://", adapter)
         self._client = client
         self._crumb_lock = threading.Lock()
+        self._crumb_headers: dict[str, str] | None = None
+        # The requests themselves go through urllib3 directly, one keep-alive connection per worker
+        # thread: requests + python-jenkins cost about 0.3 ms of CPU per request on top of it (a
+        # second per 3000 requests of a fleet run). python-jenkins still fetches the crumb.
+        self._headers = dict(urllib3.make_headers(basic_auth=f"{username}:{token}")) if username else {}
+        options: dict[str, Any] = {
+            "num_pools": 2,
+            "maxsize": max(pool_size, 1),
+            "block": False,
+            "retries": False,
+            "timeout": urllib3.Timeout(connect=self._retry.timeout, read=self._retry.timeout),
+        }
+        if parts.scheme == "https":
+            import certifi
+
+            verify = session.verify
+            options.update(
+                cert_reqs="CERT_REQUIRED", ca_certs=verify if isinstance(verify, str) else certifi.where()
+            )
+        proxy = session.proxies.get(parts.scheme)
+        self._pool: Any = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
     @property
     def label(self) -> str:
         return self._label
 
     # -- low level -------------------------------------------------------------------------------
-    def _send(self, method: str, path: str, *, body: bytes | None = None, post: bool = False) -> Any:
+    def _crumb(self) -> dict[str, str]:
+        """The crumb header (and the session cookie it is bound to), fetched once for all threads."""
         import requests
 
-        client = self._client
+        with self._crumb_lock:
+            if self._crumb_headers is None:
+                probe = requests.Request("POST", self._url)
+                self._client.maybe_add_crumb(probe)  # python-jenkins: GET crumbIssuer/api/json once
+                headers = {str(k): str(v) for k, v in probe.headers.items()}
+                cookies = "; ".join(f"{c.name}={c.value}" for c in self._client._session.cookies)
+                if cookies:
+                    headers["Cookie"] = cookies
+                self._crumb_headers = headers
+            return self._crumb_headers
 
-        def call() -> Any:
-            headers = dict(XML_HEADERS) if body is not None else {}
-            request = requests.Request(method, self._url + path, data=body, headers=headers)
+    def _send(self, method: str, path: str, *, body: bytes | None = None, post: bool = False) -> _Response:
+        def call() -> _Response:
+            headers = dict(self._headers)
+            if body is not None:
+                headers.update(XML_HEADERS)
             if post:
-                with self._crumb_lock:  # one crumb GET for all threads
-                    client.maybe_add_crumb(request)
-            return client.jenkins_request(request, add_crumb=False)
+                headers.update(self._crumb())
+            response = self._pool.request(
+                method, self._url + path, body=body, headers=headers, redirect=False, retries=False
+            )
+            if response.status >= 400:
+                raise status_error(response.status, response.headers.get("X-Error") or response.reason or "")
+            return _Response(response.status, response.data)
 
         return with_retries(
             call, what=f"{method} {path}", label=self._label, policy=self._retry, sleep=self._sleep

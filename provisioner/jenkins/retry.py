@@ -53,10 +53,32 @@ def _short(text: str) -> str:
     return first[:_MAX_DETAIL] + ("..." if len(first) > _MAX_DETAIL else "")
 
 
+def status_error(status: int, detail: str) -> Exception:
+    """The exception for an HTTP error status: NotFound (404), transient (5xx), HttpStatusError."""
+    if status >= 500:
+        return _Transient(f"HTTP {status} {_short(detail)}")
+    if status == 404:
+        return NotFound(detail)
+    return HttpStatusError(status, _short(detail))
+
+
 def classify(exc: BaseException) -> BaseException:
     """Map a python-jenkins/requests exception to NotFound, HttpStatusError, _Transient or JenkinsFailure."""
     import jenkins
     import requests
+    import urllib3
+
+    # urllib3 first: the hot path sends through urllib3 directly (HttpTarget._send)
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return JenkinsFailure(
+            f"TLS verification failed ({_short(str(exc))}); give the CA with --ca-bundle FILE"
+        )
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # a subclass of the timeout errors
+        return _Transient(f"connection failed: {_short(str(exc))}")
+    if isinstance(exc, urllib3.exceptions.TimeoutError):
+        return _Transient(f"timed out: {_short(str(exc))}")
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return _Transient(f"connection failed: {_short(str(exc))}")
 
     if isinstance(exc, jenkins.NotFoundException):
         return NotFound(str(exc))
@@ -69,13 +91,8 @@ def classify(exc: BaseException) -> BaseException:
     if isinstance(exc, requests.exceptions.ConnectionError):
         return _Transient(f"connection failed: {_short(str(exc))}")
     if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
-        status = exc.response.status_code
-        detail = exc.response.headers.get("X-Error") or exc.response.reason or ""
-        if status >= 500:
-            return _Transient(f"HTTP {status} {_short(detail)}")
-        if status == 404:
-            return NotFound(detail)
-        return HttpStatusError(status, _short(detail))
+        response = exc.response
+        return status_error(response.status_code, response.headers.get("X-Error") or response.reason or "")
     if isinstance(exc, jenkins.JenkinsException):
         match = _STATUS_IN_MESSAGE.search(str(exc))
         status = int(match.group(1)) if match else 0

@@ -138,11 +138,16 @@ def test_tls_verification_is_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     target = HttpTarget("https://127.0.0.1:9/", retry=NO_WAIT)
     assert target._client._session.verify is True
     assert target._client._session.trust_env is False  # environment read once, at construction
+    assert target._pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"  # the pool that sends
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "env-ca.pem"))
-    assert HttpTarget("https://127.0.0.1:9/")._client._session.verify == str(tmp_path / "env-ca.pem")
+    from_env = HttpTarget("https://127.0.0.1:9/")
+    assert from_env._client._session.verify == str(tmp_path / "env-ca.pem")
+    assert from_env._pool.connection_pool_kw["ca_certs"] == str(tmp_path / "env-ca.pem")
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
-    assert HttpTarget("https://127.0.0.1:9/", ca_bundle=bundle)._client._session.verify == str(bundle)
+    with_bundle = HttpTarget("https://127.0.0.1:9/", ca_bundle=bundle)
+    assert with_bundle._client._session.verify == str(bundle)
+    assert with_bundle._pool.connection_pool_kw["ca_certs"] == str(bundle)
 
 
 def test_pythonhttpsverify_cannot_turn_verification_off(monkeypatch: pytest.MonkeyPatch) -> None:
