@@ -1,8 +1,11 @@
-"""The REST target: python-jenkins for session, auth and crumbs; our own retries and error messages.
+"""The REST target: python-jenkins fetches the crumb; requests go out through one urllib3 pool.
 
 Request budget (jenkins-facts.md §3.2): GETs are sent without a crumb (Jenkins checks crumbs only on
-POST), so an unchanged job costs one GET of config.xml. The crumb is fetched once, before the first
-POST, and shared by every thread using this target (one ``requests`` session, one lock).
+POST), so an unchanged job costs one GET of config.xml. The crumb (with the session cookie it is
+bound to) is fetched once by python-jenkins, before the first POST, and shared by every thread using
+this target. The requests themselves go through urllib3 directly (keep-alive, one connection per
+thread, TLS verification always on): requests + python-jenkins per call cost about 0.3 ms of CPU
+more, a second for the 3000 requests of a fleet run. Our own retries and error messages.
 """
 
 from __future__ import annotations
