@@ -68,7 +68,7 @@ def main() -> int:
     if code != 0:
         return code
     _step("backup-registry run into demo/backups (what the Jenkins job runs)")
-    return backup_main(
+    code = backup_main(
         [
             "run",
             "--registry",
@@ -80,6 +80,12 @@ def main() -> int:
             "--source",
             str(EXAMPLE / "data"),
         ]
+    )
+    if code != 0:
+        return code
+    _step("provisioner status (what the admin console shows)")
+    return provisioner_main(
+        ["status", "--repo", str(repo), "--registry", "demo-registry", "--store", str(DEMO / "backups")]
     )
 
 
