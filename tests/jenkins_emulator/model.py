@@ -118,7 +118,7 @@ class ItemTree:
         parsed = xmlconfig.parse(data)
         if self.realistic:
             held = xmlconfig.normalize_tree(
-                parsed, drop_invalid_triggers=self.drop_invalid_triggers, drop_unknown=True
+                parsed, drop_invalid_triggers=self.drop_invalid_triggers, drop_unknown=True, in_place=True
             )
             text = xmlconfig.serialize_realistic(held)
         else:
