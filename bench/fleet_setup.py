@@ -16,12 +16,13 @@ from pathlib import Path
 import pygit2
 import yaml
 
-from provisioner.config_xml import job_facts
+from provisioner.config_xml import diff_normalized, job_facts, normalize_config
 from provisioner.render import render_job_config
 from provisioner.validation import validate_values_text
 from provisioner.values_source import read_values_from_git
 
 VALUES_PATH = "deploy-templates/values.yaml"
+JJB_MAGIC = "<!-- Managed by Jenkins Job Builder -->"  # JJB appends it to every description
 ZONES = ("Europe/Kyiv", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")
 SIGNATURE = pygit2.Signature("Bench Operator", "bench@example.com", 1790000000, 0)
 
@@ -54,7 +55,7 @@ def _commit(repo: pygit2.Repository, text: str, message: str) -> None:
     blob = repo.create_blob(text.encode())
     parents = [] if repo.head_is_unborn else [repo.head.target]
     inner = (
-        repo.TreeBuilder(repo[repo.head.peel(pygit2.Commit).tree["deploy-templates"].id])
+        repo.TreeBuilder(repo.head.peel(pygit2.Commit).tree["deploy-templates"].id)
         if parents
         else repo.TreeBuilder()
     )
@@ -164,3 +165,27 @@ def write_jjb_conf(path: Path, url: str, user: str, token: str) -> Path:
     )
     path.chmod(0o600)
     return path
+
+
+def without_jjb_magic(config_xml: str) -> str:
+    """The config with JJB's own comment taken off the end of the description."""
+    root = ET.fromstring(config_xml.encode())
+    description = root.find("description")
+    if description is not None and description.text and description.text.endswith(JJB_MAGIC):
+        description.text = description.text[: -len(JJB_MAGIC)]
+    return ET.tostring(root, encoding="unicode")
+
+
+def job_differences(ours: str, theirs: str) -> list[str]:
+    """How two live configs differ in meaning: the changed lines of the normalized diff ([] = same)."""
+    diff = diff_normalized(
+        normalize_config(ours), normalize_config(theirs), old_label="ours", new_label="jjb"
+    )
+    return [
+        line[:160] for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def same_facts(ours: str, theirs: str) -> bool:
+    """provisioner.config_xml.job_facts equal: root, disabled, trigger specs, parameters, description."""
+    return job_facts(ours) == job_facts(theirs)

@@ -1,0 +1,243 @@
+"""Measurement side of bench_fleet.py: the emulator process, timed child runs and the emulator floor.
+
+The emulator (python -m tests.jenkins_emulator: API-token user, CSRF on, realistic re-serialization)
+runs in a process of its own; its /_emulator/ control endpoints reset it and give its request counters,
+and /proc gives its CPU time, so every run reports what the server itself spent.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+USER, TOKEN = "bench", "bench-token-7c1e"
+Request = Callable[..., None]  # (method, path, body=None): raises on an HTTP error
+
+
+@dataclass
+class Run:
+    tool: str
+    scenario: str
+    workers: int
+    wall: float
+    rss_tree_mb: float
+    rss_max_mb: float
+    gets: int
+    posts: int
+    ok: bool
+    note: str = ""
+    server_cpu: float = 0.0  # CPU seconds the emulator process spent serving the run
+
+
+class Emulator:
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--user", USER, "--token", TOKEN],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        match = re.match(r"URL (\S+)", line)
+        if not match:
+            raise RuntimeError(f"emulator did not start: {line!r}")
+        self.url = match.group(1)
+
+    def _get(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            return bytes(response.read())
+
+    def reset(self, jobs: bool = False) -> None:
+        """Zero the counters; with ``jobs`` also delete every job and folder."""
+        request = urllib.request.Request(
+            self.url + "_emulator/reset" + ("?jobs=1" if jobs else ""), method="POST", data=b""
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+    def stats(self) -> dict[str, object]:
+        return dict(json.loads(self._get("_emulator/stats")))
+
+    def by_method(self) -> tuple[int, int]:
+        counts = dict(self.stats()["byMethod"])  # type: ignore[call-overload]
+        return int(counts.get("GET", 0)), int(counts.get("POST", 0))
+
+    def jobs(self) -> list[str]:
+        return list(json.loads(self._get("_emulator/jobs")))
+
+    def config(self, name: str) -> str:
+        return self._get("_emulator/config?name=" + quote(name)).decode()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (e.g. reconcile-all's planning worker)."""
+    total, stack, seen = 0, [pid], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def measure(
+    tool: str, scenario: str, workers: int, argv: list[str], env: dict[str, str], emulator: Emulator
+) -> Run:
+    """Run argv as a child: wall time and rusage from os.wait4, tree RSS sampled from /proc, the
+    emulator's GET/POST counters and CPU time for exactly this run."""
+    emulator.reset()
+    cpu0 = emulator.cpu_seconds()
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            done.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    gets, posts = emulator.by_method()
+    note = "" if code == 0 else f"exit {code}: {' '.join(err.decode(errors='replace').split())[-240:]}"
+    return Run(
+        tool,
+        scenario,
+        workers,
+        wall,
+        peak / 1024,
+        usage.ru_maxrss / 1024,
+        gets,
+        posts,
+        code == 0,
+        note,
+        emulator.cpu_seconds() - cpu0,
+    )
+
+
+@dataclass(frozen=True)
+class FloorJob:
+    full_name: str  # "job" or "folder/job"
+    config: bytes
+
+
+def _job_path(full_name: str) -> str:
+    return "".join(f"/job/{quote(part, safe='')}" for part in full_name.split("/"))
+
+
+class FloorClient:
+    """The emulator alone: reconcile-all's request mix sent by one keep-alive http.client connection,
+    with no work between requests (no git, no rendering, no comparison)."""
+
+    def __init__(self, emulator: Emulator, folder_config: bytes) -> None:
+        self.emulator = emulator
+        self.folder_config = folder_config
+        host, port = emulator.url.split("//")[1].rstrip("/").split(":")
+        self.address = (host, int(port))
+        token = base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
+        self.auth = {"Authorization": "Basic " + token}
+
+    def _timed(self, scenario: str, send: Callable[[Request], None]) -> Run:
+        self.emulator.reset()
+        conn = http.client.HTTPConnection(*self.address)
+        cpu0 = self.emulator.cpu_seconds()
+        start = time.perf_counter()
+
+        def request(method: str, path: str, body: bytes | None = None) -> None:
+            headers = {**self.auth, "Content-Type": "text/xml"} if body is not None else self.auth
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status >= 400:
+                raise RuntimeError(f"floor: {method} {path} -> {response.status}")
+
+        send(request)
+        wall = time.perf_counter() - start
+        cpu = self.emulator.cpu_seconds() - cpu0
+        conn.close()
+        gets, posts = self.emulator.by_method()
+        return Run("emulator floor", scenario, 1, wall, 0, 0, gets, posts, True, server_cpu=cpu)
+
+    def cold(self, jobs: Iterable[FloorJob]) -> Run:
+        """Empty Jenkins: list, create each folder and job (createItem), read each job back."""
+        self.emulator.reset(jobs=True)
+        jobs = list(jobs)
+
+        def send(request: Request) -> None:
+            request("GET", "/api/json?tree=jobs%5Bname%5D")
+            for job in jobs:
+                parent, _, name = job.full_name.rpartition("/")
+                if parent:
+                    request("POST", "/createItem?name=" + quote(parent), self.folder_config)
+                request(
+                    "POST",
+                    (_job_path(parent) if parent else "") + "/createItem?name=" + quote(name),
+                    job.config,
+                )
+                request("GET", _job_path(job.full_name) + "/config.xml")
+
+        return self._timed("cold: list, create, read back", send)
+
+    def noop(self, jobs: Iterable[FloorJob]) -> Run:
+        jobs = list(jobs)
+
+        def send(request: Request) -> None:
+            request("GET", "/api/json?tree=jobs%5Bname%5D")
+            for job in jobs:
+                request("GET", _job_path(job.full_name) + "/config.xml")
+
+        return self._timed("no-op: list, read every config", send)
+
+    def change(self, jobs: Iterable[FloorJob]) -> Run:
+        jobs = list(jobs)
+
+        def send(request: Request) -> None:
+            request("GET", "/api/json?tree=jobs%5Bname%5D")
+            for job in jobs:
+                path = _job_path(job.full_name) + "/config.xml"
+                request("GET", path)
+                request("POST", path, job.config)
+                request("GET", path)
+
+        return self._timed("change: list, read, write, read back", send)
