@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fleet_report as fr
 import fleet_setup as fs
-from fleet_harness import ROOT, TOKEN, USER, Emulator, FloorClient, FloorJob, Run, measure
+from fleet_harness import ROOT, TOKEN, USER, Emulator, FloorClient, FloorJob, Launcher, Run, measure
 
 from provisioner.render import render_folder_config
 
@@ -40,8 +40,11 @@ SAMPLE = 20  # jobs whose live config.xml both tools must agree on
 class Bench:
     """One N and layout: the set-up and every scenario, on fresh repositories."""
 
-    def __init__(self, base: Path, count: int, folder_layout: bool, emulator: Emulator) -> None:
+    def __init__(
+        self, base: Path, count: int, folder_layout: bool, emulator: Emulator, launcher: Launcher
+    ) -> None:
         self.base, self.count, self.folder_layout, self.emulator = base, count, folder_layout, emulator
+        self.launcher = launcher
         self.runs: list[Run] = []
         self.checks: dict[str, object] = {}
         t0 = time.perf_counter()
@@ -63,7 +66,7 @@ class Bench:
     def ours(self, scenario: str, workers: int, fleet: Path | None = None, keep: bool = True) -> Run:
         argv = [str(BIN / "provisioner"), "reconcile-all", "--fleet", str(fleet or self.fleet)]
         argv += ["--jenkins-url", self.emulator.url, "--workers", str(workers), "--format", "json"]
-        run = measure("reconcile-all", scenario, workers, argv, self.env, self.emulator)
+        run = self._measure("reconcile-all", scenario, workers, argv, self.env)
         if keep:
             self.runs.append(run)
         return run
@@ -73,10 +76,14 @@ class Bench:
         cache.mkdir(parents=True, exist_ok=True)
         env = {**self.env, "HOME": str(cache), "XDG_CACHE_HOME": str(cache / ".cache")}
         argv = [str(BIN / "jenkins-jobs"), "--conf", str(self.conf), "update", "--workers", str(workers)]
-        run = measure("jjb", scenario, workers, [*argv, str(jobs)], env, self.emulator)
+        run = self._measure("jjb", scenario, workers, [*argv, str(jobs)], env)
         if keep:
             self.runs.append(run)
         return run
+
+    def _measure(self, tool: str, scenario: str, workers: int, argv: list[str], env: dict[str, str]) -> Run:
+        stderr = self.base / "stderr.txt"
+        return measure(tool, scenario, workers, argv, env, self.emulator, self.launcher, stderr)
 
     # ---------------------------------------------------------------------------------- checks
     def counted(self, label: str) -> None:
@@ -233,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     body: list[str] = []
     summary: list[fr.Row] = []
     failures: list[str] = []
+    launcher = Launcher()  # first, while this process is small
     emulator = Emulator()
     try:
         for count in sizes:
@@ -242,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 layout_jjb = jjb_workers if layout == "flat" or args.smoke else [1, 4]
                 for _ in range(repeat):
                     with tempfile.TemporaryDirectory(prefix=f"bench-fleet-{count}-{layout}-") as tmp:
-                        bench = Bench(Path(tmp), count, layout == "folder", emulator)
+                        bench = Bench(Path(tmp), count, layout == "folder", emulator, launcher)
                         fixed = bench.run_all(ours_workers, layout_jjb, args.smoke, fixed)
                         failures += smoke_failures(bench, count, layout)
                         benches.append(bench)
@@ -252,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 summary += rows
     finally:
         emulator.stop()
+        launcher.stop()
     if failures:
         print("FAILED: " + "; ".join(failures), file=sys.stderr)
         return 1

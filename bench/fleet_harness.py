@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,42 +113,79 @@ def _tree_rss_kb(pid: int) -> int:
     return total
 
 
+class Launcher:
+    """The tools are started by bench/fleet_launcher.py (see there why), over a JSON-lines pipe."""
+
+    def __init__(self) -> None:
+        script = Path(__file__).resolve().parent / "fleet_launcher.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def start(self, argv: list[str], env: dict[str, str], stderr: Path) -> int:
+        assert self.proc.stdin is not None
+        request = {"argv": argv, "env": env, "cwd": str(ROOT), "stderr": str(stderr)}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        return int(self._answer()["pid"])
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the launcher died")
+        return dict(json.loads(line))
+
+    def wait(self) -> tuple[int, float, int]:
+        """(exit code, wall seconds, ru_maxrss KiB) of the tool started last."""
+        answer = self._answer()
+        return int(answer["code"]), float(answer["wall"]), int(answer["maxrss_kb"])
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
 def measure(
-    tool: str, scenario: str, workers: int, argv: list[str], env: dict[str, str], emulator: Emulator
+    tool: str,
+    scenario: str,
+    workers: int,
+    argv: list[str],
+    env: dict[str, str],
+    emulator: Emulator,
+    launcher: Launcher,
+    stderr: Path,
 ) -> Run:
-    """Run argv as a child: wall time and rusage from os.wait4, tree RSS sampled from /proc, the
-    emulator's GET/POST counters and CPU time for exactly this run."""
+    """Run argv as a child of the launcher: wall time and ru_maxrss from os.wait4 there, the peak RSS
+    of its process tree sampled from /proc here, the emulator's GET/POST counters and CPU time."""
     emulator.reset()
     cpu0 = emulator.cpu_seconds()
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    pid = launcher.start(argv, env, stderr)
     peak = 0
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            peak = max(peak, _tree_rss_kb(pid))
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
+    code, wall, maxrss_kb = launcher.wait()
     done.set()
     sampler.join()
-    proc.returncode = code = os.waitstatus_to_exitcode(status)
     gets, posts = emulator.by_method()
-    note = "" if code == 0 else f"exit {code}: {' '.join(err.decode(errors='replace').split())[-240:]}"
+    err = stderr.read_bytes().decode(errors="replace")
+    note = "" if code == 0 else f"exit {code}: {' '.join(err.split())[-240:]}"
     return Run(
         tool,
         scenario,
         workers,
         wall,
         peak / 1024,
-        usage.ru_maxrss / 1024,
+        maxrss_kb / 1024,
         gets,
         posts,
         code == 0,
