@@ -14,7 +14,6 @@ read or Jenkins is contacted.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -22,10 +21,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from provisioner.exit_codes import UsageError
 from provisioner.jenkins.target import JobPath, job_path
+from provisioner.names import is_registry_name
 from provisioner.values_source import DEFAULT_VALUES_PATH
 from provisioner.values_yaml import STR, YamlError, compose_strict, kind_of, line_of, mapping_entries
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 ENTRY_KEYS = ("name", "repo", "ref", "valuesPath", "folder", "jobName")
 REQUIRED_KEYS = ("name", "repo")
 MAX_REGISTRIES = 10_000
@@ -103,7 +102,7 @@ def _entry(node: Node, index: int, base: Path, problems: _Problems) -> FleetEntr
     if not ok:
         return None
     name = values["name"]
-    if not _DNS_LABEL.fullmatch(name):
+    if not is_registry_name(name):
         problems.add(
             nodes["name"],
             f"{where}.name {name!r} is not a DNS-1123 label (1-63 of a-z, 0-9, '-', "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -12,18 +11,17 @@ from provisioner.commands._source import (
     load_policy_from_args,
     load_values_source,
 )
+from provisioner.names import is_registry_name
 
 if TYPE_CHECKING:
     from provisioner.jenkins.target import JobPath
     from provisioner.settings import BackupSettings
     from provisioner.values_source import ValuesSource
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-
 
 def registry_name(text: str) -> str:
     """argparse type: a DNS-1123 label (what Kubernetes allows for the registry's namespace)."""
-    if not _DNS_LABEL.fullmatch(text):
+    if not is_registry_name(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a DNS-1123 label: 1-63 characters a-z, 0-9 and '-', "
             "starting and ending with a letter or digit"
