@@ -235,14 +235,8 @@ def apply_plan(target: JobTarget, request: ReconcileRequest, plan: Plan) -> Reco
     )
 
 
-def reconcile_one(
-    target: JobTarget, request: ReconcileRequest, *, exists: bool | None = None
-) -> ReconcileResult:
-    """Read, plan, apply (unless dry-run or nothing to do), read back. JenkinsFailure on failure.
-
-    ``exists=False`` says a listing of the live Jenkins just showed no such job, so its config is
-    not fetched (a job created meanwhile makes the create fail with "already exists", not vanish).
-    """
-    live = None if exists is False else target.read_job(request.job)
+def reconcile_one(target: JobTarget, request: ReconcileRequest) -> ReconcileResult:
+    """Read, plan, apply (unless dry-run or nothing to do), read back. JenkinsFailure on failure."""
+    live = target.read_job(request.job)
     ancestry = git_ancestry(request.repo_dir) if request.repo_dir is not None else None
     return apply_plan(target, request, plan_reconcile(request, live, ancestry))

@@ -35,10 +35,9 @@ XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 
 
 class _Response:
-    """What callers read from an answer: the status and the body."""
+    """What callers read from an answer: the body."""
 
-    def __init__(self, status: int, content: bytes) -> None:
-        self.status = status
+    def __init__(self, content: bytes) -> None:
         self.content = content
 
     def json(self) -> Any:
@@ -64,7 +63,6 @@ class HttpTarget:
         pool_size: int = 10,
     ) -> None:
         import jenkins
-        import requests.adapters
         import requests.utils
         import urllib3
 
@@ -75,23 +73,17 @@ class HttpTarget:
         self._label = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
         client: Any = jenkins.Jenkins(self._url, username, token, timeout=self._retry.timeout)
         session = client._session
-        # The environment (proxies, CA bundle variables) is read once here, not on every request:
-        # requests would rescan os.environ per call, ~0.5 ms each, a second per thousand requests.
+        # The environment (proxies, CA bundle variables) is read once here, for the crumb request
+        # (python-jenkins' session) and for the urllib3 pool below alike.
         session.proxies.update(requests.utils.get_environ_proxies(self._url))
         env_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         # python-jenkins turns verification off when PYTHONHTTPSVERIFY=0; we never do.
-        # (Plain http: leave True, or requests would stat the bundle path on every request.)
         if parts.scheme != "https":
             session.verify = True
         else:
             session.verify = str(ca_bundle) if ca_bundle is not None else env_bundle or True
         session.trust_env = False
         client._auths = client._auths[:1]  # no kerberos probing: one auth, no extra request
-        # One keep-alive connection per worker thread: requests' default pool (10) would drop and
-        # reopen connections under more workers.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(pool_size, 1))
-        client._session.mount("http://", adapter)
-        client._session.mount("https://", adapter)
         self._client = client
         self._crumb_lock = threading.Lock()
         self._crumb_headers: dict[str, str] | None = None
@@ -148,19 +140,20 @@ class HttpTarget:
             )
             if response.status >= 400:
                 raise status_error(response.status, response.headers.get("X-Error") or response.reason or "")
-            return _Response(response.status, response.data)
+            return _Response(response.data)
 
         return with_retries(
             call, what=f"{method} {path}", label=self._label, policy=self._retry, sleep=self._sleep
         )
 
-    def _job_url(self, path: JobPath) -> str:
+    def job_url(self, path: JobPath) -> str:
+        """The job's URL path relative to the base URL (``job/a/job/b/``), each name percent-encoded."""
         return _folder_url(path.folders) + f"job/{quote(path.name, safe='')}/"
 
     # -- JobTarget -------------------------------------------------------------------------------
     def read_job(self, path: JobPath) -> str | None:
         try:
-            response = self._send("GET", self._job_url(path) + "config.xml")
+            response = self._send("GET", self.job_url(path) + "config.xml")
         except NotFound:
             return None
         except HttpStatusError as err:
@@ -170,7 +163,7 @@ class HttpTarget:
 
     def update_job(self, path: JobPath, config_xml: str) -> None:
         try:
-            self._send("POST", self._job_url(path) + "config.xml", body=config_xml.encode(), post=True)
+            self._send("POST", self.job_url(path) + "config.xml", body=config_xml.encode(), post=True)
         except NotFound as exc:
             raise JenkinsFailure(f"updating job {path.full_name}: it disappeared (HTTP 404)") from exc
         except HttpStatusError as err:
@@ -230,14 +223,10 @@ class HttpTarget:
         except ValueError as exc:
             raise JenkinsFailure(f"{what}: Jenkins at {self._label} answered with invalid JSON") from exc
 
-    def job_url(self, path: JobPath) -> str:
-        """The job's URL path relative to the base URL (``job/a/job/b/``), each name percent-encoded."""
-        return self._job_url(path)
-
     def disable_job(self, path: JobPath) -> None:
         """Disable the job (Jenkins's own disable action: the config and the builds are kept)."""
         try:
-            self._send("POST", self._job_url(path) + "disable", post=True)
+            self._send("POST", self.job_url(path) + "disable", post=True)
         except NotFound as exc:
             raise JenkinsFailure(f"disabling job {path.full_name}: it does not exist (HTTP 404)") from exc
         except HttpStatusError as err:
