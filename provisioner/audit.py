@@ -50,33 +50,19 @@ def audit_line(record: dict[str, object]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def append_audit(path: Path, record: dict[str, object]) -> None:
-    """Append one line in a single write (O_APPEND), so concurrent writers never interleave lines."""
-    data = (audit_line(record) + "\n").encode("utf-8")
-    with _WRITE_LOCK:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        except OSError as exc:
-            raise UsageError(f"cannot open audit log {path}: {exc.strerror or exc}") from exc
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def emit_audit(record: dict[str, object], path: Path | None) -> None:
     """Log the line on stderr (via the provisioner logger) and append it to ``path`` when given."""
     LOG.info("audit %s", audit_line(record))
     if path is not None:
-        append_audit(path, record)
+        with AuditWriter(path) as writer:
+            writer.append(record)
 
 
 class AuditWriter:
-    """The audit log of a fleet run: opened once, one O_APPEND write per line, fsynced on close.
+    """An audit log file: opened once, one O_APPEND write per line, fsynced on close.
 
-    Changes and failures are also logged on stderr; unchanged registries only at debug level
-    (a nightly run over a thousand registries would otherwise print a thousand "unchanged" lines).
+    ``write`` also logs the line on stderr, unchanged registries only at debug level (a nightly
+    fleet run over a thousand registries would otherwise print a thousand "unchanged" lines).
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -87,13 +73,17 @@ class AuditWriter:
             except OSError as exc:
                 raise UsageError(f"cannot open audit log {path}: {exc.strerror or exc}") from exc
 
-    def write(self, record: dict[str, object]) -> None:
-        line = audit_line(record)
-        quiet = record.get("action") == "unchanged" and record.get("result") == "ok"
-        LOG.log(logging.DEBUG if quiet else logging.INFO, "audit %s", line)
+    def append(self, record: dict[str, object]) -> None:
+        """One line in a single O_APPEND write, so concurrent writers never interleave lines."""
         if self._fd is not None:
             with _WRITE_LOCK:
-                os.write(self._fd, (line + "\n").encode("utf-8"))
+                os.write(self._fd, (audit_line(record) + "\n").encode("utf-8"))
+
+    def write(self, record: dict[str, object]) -> None:
+        """Log the line on stderr and append it to the file."""
+        quiet = record.get("action") == "unchanged" and record.get("result") == "ok"
+        LOG.log(logging.DEBUG if quiet else logging.INFO, "audit %s", audit_line(record))
+        self.append(record)
 
     def close(self) -> None:
         if self._fd is not None:
