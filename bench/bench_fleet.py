@@ -31,7 +31,7 @@ import fleet_report as fr
 import fleet_setup as fs
 from fleet_harness import ROOT, TOKEN, USER, Emulator, FloorClient, FloorJob, Launcher, Run, measure
 
-from provisioner.render import render_folder_config
+from provisioner.jobs.render import render_folder_config
 
 BIN = Path(sys.executable).parent
 SAMPLE = 20  # jobs whose live config.xml both tools must agree on

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from provisioner.jenkins import job_path  # noqa: E402
 from provisioner.jenkins.http import HttpTarget  # noqa: E402
-from provisioner.reconcile import ReconcileRequest, reconcile_one  # noqa: E402
-from provisioner.settings import BackupSettings  # noqa: E402
-from tests.support.gitrepo import commit, make_repo  # noqa: E402
+from provisioner.jobs.reconcile import ReconcileRequest, reconcile_one  # noqa: E402
+from provisioner.settings.model import BackupSettings  # noqa: E402
+from tests.helpers.gitrepo import commit, make_repo  # noqa: E402
 
 USER, TOKEN = "bench", "bench-token-0001"
 

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from provisioner.cli import main as cli_main  # noqa: E402
-from provisioner.cron import min_interval_minutes, next_runs, parse_schedule  # noqa: E402
-from provisioner.validation import validate_values_text  # noqa: E402
+from provisioner.settings.cron import min_interval_minutes, next_runs, parse_schedule  # noqa: E402
+from provisioner.settings.values import validate_values_text  # noqa: E402
 
 VALUES = ROOT / "examples" / "demo-registry" / "deploy-templates" / "values.yaml"
 NOW = datetime(2026, 11, 22, 10, tzinfo=UTC)

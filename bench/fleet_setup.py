@@ -16,10 +16,10 @@ from pathlib import Path
 import pygit2
 import yaml
 
-from provisioner.config_xml import diff_normalized, job_facts, normalize_config
-from provisioner.render import render_job_config
-from provisioner.validation import validate_values_text
-from provisioner.values_source import read_values_from_git
+from provisioner.gitsource import read_values_from_git
+from provisioner.jobs.jobxml import diff_normalized, job_facts, normalize_config
+from provisioner.jobs.render import render_job_config
+from provisioner.settings.values import validate_values_text
 
 VALUES_PATH = "deploy-templates/values.yaml"
 JJB_MAGIC = "<!-- Managed by Jenkins Job Builder -->"  # JJB appends it to every description
@@ -187,5 +187,5 @@ def job_differences(ours: str, theirs: str) -> list[str]:
 
 
 def same_facts(ours: str, theirs: str) -> bool:
-    """provisioner.config_xml.job_facts equal: root, disabled, trigger specs, parameters, description."""
+    """provisioner.jobs.jobxml.job_facts equal: root, disabled, trigger specs, parameters, description."""
     return job_facts(ours) == job_facts(theirs)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from provisioner import __version__
-from provisioner.exit_codes import ExitCode, ProvisionerError
+from provisioner.errors import ExitCode, ProvisionerError
 
 LOG = logging.getLogger("provisioner")
 

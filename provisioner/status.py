@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from provisioner.cron import describe, next_runs, parse_schedule
-from provisioner.settings import BackupSettings
+from provisioner.settings.cron import describe, next_runs, parse_schedule
+from provisioner.settings.model import BackupSettings
 
 Source = Literal["store", "jenkins"]
 

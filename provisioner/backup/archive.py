@@ -22,8 +22,8 @@ from typing import IO, Protocol
 
 import zstandard
 
+from provisioner._fs import create_exclusive, fsync_dir, remove_quietly
 from provisioner.backup.errors import BackupFailed
-from provisioner.backup.fsutil import create_exclusive, fsync_dir, remove_quietly
 from provisioner.backup.logs import LOG, Progress
 from provisioner.backup.procs import Tool
 from provisioner.backup.readback import ReadBack

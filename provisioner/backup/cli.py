@@ -18,7 +18,7 @@ from provisioner import __version__
 from provisioner.backup import inputs
 from provisioner.backup.errors import BackupFailed, InvalidInput
 from provisioner.backup.logs import LOG, configure_logging
-from provisioner.exit_codes import ExitCode, ProvisionerError
+from provisioner.errors import ExitCode, ProvisionerError
 
 __all__ = ["build_parser", "main"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.exit_codes import ExitCode, ProvisionerError
+from provisioner.errors import ExitCode, ProvisionerError
 
 __all__ = ["BackupFailed", "InvalidInput", "LockTimeout"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from provisioner.backup.fsutil import TEMP_PREFIX
+from provisioner._fs import TEMP_PREFIX
 
 __all__ = [
     "ARCHIVE_SUFFIX",

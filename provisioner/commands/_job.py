@@ -14,9 +14,9 @@ from provisioner.commands._source import (
 from provisioner.names import is_registry_name
 
 if TYPE_CHECKING:
+    from provisioner.gitsource import ValuesSource
     from provisioner.jenkins.target import JobPath
-    from provisioner.settings import BackupSettings
-    from provisioner.values_source import ValuesSource
+    from provisioner.settings.model import BackupSettings
 
 
 def registry_name(text: str) -> str:
@@ -51,7 +51,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 
 def job_path_from_args(args: argparse.Namespace) -> JobPath:
     from provisioner.jenkins.target import job_path
-    from provisioner.render import default_job_name
+    from provisioner.jobs.render import default_job_name
 
     return job_path(
         args.job_name if args.job_name is not None else default_job_name(args.registry), args.folder
@@ -60,7 +60,7 @@ def job_path_from_args(args: argparse.Namespace) -> JobPath:
 
 def load_valid_settings(args: argparse.Namespace) -> tuple[ValuesSource, BackupSettings] | None:
     """Read and validate values.yaml; on invalid settings print the errors on stderr and return None."""
-    from provisioner.validation import validate_values_text
+    from provisioner.settings.values import validate_values_text
 
     policy = load_policy_from_args(args)
     source = load_values_source(args)

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from provisioner.exit_codes import UsageError
+from provisioner.errors import UsageError
 
 if TYPE_CHECKING:
-    from provisioner.policy import Policy
-    from provisioner.values_source import ValuesSource
+    from provisioner.gitsource import ValuesSource
+    from provisioner.settings.policy import Policy
 
 DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
 MIN_YEAR, MAX_YEAR = 1970, 9000  # keeps previews and daylight-saving scans inside the calendar
@@ -46,7 +46,7 @@ def add_policy_argument(parser: argparse.ArgumentParser) -> None:
 
 def load_values_source(args: argparse.Namespace) -> ValuesSource:
     """Read values.yaml from git (--repo) or a file (--values); UsageError on anything missing."""
-    from provisioner.values_source import read_values_file, read_values_from_git
+    from provisioner.gitsource import read_values_file, read_values_from_git
 
     if args.repo is not None:
         return read_values_from_git(
@@ -60,7 +60,7 @@ def load_values_source(args: argparse.Namespace) -> ValuesSource:
 
 
 def load_policy_from_args(args: argparse.Namespace) -> Policy:
-    from provisioner.policy import load_policy
+    from provisioner.settings.policy import load_policy
 
     return load_policy(getattr(args, "policy", None))
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from provisioner.exit_codes import UsageError
+from provisioner.errors import UsageError
 
 if TYPE_CHECKING:
     from provisioner.jenkins.home import JenkinsHomeTarget

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from provisioner.commands._source import add_policy_argument, load_policy_from_args, parse_instant
 from provisioner.commands._types import whole_number
-from provisioner.exit_codes import ExitCode
+from provisioner.errors import ExitCode
 
 ORDER = 20
 MAX_COUNT = 100
@@ -44,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
-    from provisioner.cron import describe, dst_warnings, next_runs
-    from provisioner.timezones import time_zone_problem
-    from provisioner.validation import FieldError, check_schedule_text
+    from provisioner.settings.cron import describe, dst_warnings, next_runs
+    from provisioner.settings.timezones import time_zone_problem
+    from provisioner.settings.values import FieldError, check_schedule_text
 
     after = parse_instant(args.after, "--after") if args.after is not None else datetime.now(UTC)
     policy = load_policy_from_args(args)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from provisioner.commands._job import add_job_arguments, job_path_from_args, load_valid_settings
 from provisioner.commands._target import add_target_arguments, build_target
-from provisioner.exit_codes import ExitCode, JenkinsFailure, UsageError
+from provisioner.errors import ExitCode, JenkinsFailure, UsageError
 
 if TYPE_CHECKING:
-    from provisioner.reconcile import ReconcileResult
+    from provisioner.jobs.reconcile import ReconcileResult
 
 ORDER = 40
 
@@ -50,8 +50,8 @@ def _text(result: ReconcileResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioner.audit import audit_record, emit_audit
-    from provisioner.reconcile import ReconcileRequest, reconcile_one
+    from provisioner.jobs.audit import audit_record, emit_audit
+    from provisioner.jobs.reconcile import ReconcileRequest, reconcile_one
 
     path = job_path_from_args(args)
     if args.audit_log is not None and args.audit_log.is_dir():

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from provisioner.commands._source import add_policy_argument, load_policy_from_args
 from provisioner.commands._target import add_target_arguments, build_target
 from provisioner.commands._types import whole_number
-from provisioner.exit_codes import UsageError
+from provisioner.errors import UsageError
 
 if TYPE_CHECKING:
-    from provisioner.fleet_report import FleetReport, RegistryOutcome
+    from provisioner.fleet.report import FleetReport, RegistryOutcome
 
 ORDER = 45
 MAX_WORKERS = 64  # concurrent HTTP requests: more would only queue inside Jenkins
@@ -157,9 +157,9 @@ def _print_text(report: FleetReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioner.audit import AuditWriter, audit_record
-    from provisioner.fleet import load_fleet
-    from provisioner.fleet_run import DEFAULT_WORKERS, FleetTarget, reconcile_fleet
+    from provisioner.fleet.file import load_fleet
+    from provisioner.fleet.run import DEFAULT_WORKERS, FleetTarget, reconcile_fleet
+    from provisioner.jobs.audit import AuditWriter, audit_record
 
     if args.audit_log is not None and args.audit_log.is_dir():
         raise UsageError(f"--audit-log {args.audit_log} is a directory")

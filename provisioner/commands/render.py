@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from provisioner.commands._job import add_job_arguments, job_path_from_args, load_valid_settings
-from provisioner.exit_codes import ExitCode
+from provisioner.errors import ExitCode
 
 ORDER = 30
 
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioner.render import render_job_config
+    from provisioner.jobs.render import render_job_config
 
     path = job_path_from_args(args)
     loaded = load_valid_settings(args)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from provisioner.commands._job import job_path_from_args, load_valid_settings, registry_name
 from provisioner.commands._source import add_values_source_arguments, parse_instant
 from provisioner.commands._target import add_connection_arguments, build_http_target
-from provisioner.exit_codes import ExitCode, JenkinsFailure, UsageError
+from provisioner.errors import ExitCode, JenkinsFailure, UsageError
 
 if TYPE_CHECKING:
     from provisioner.jenkins.http import HttpTarget
@@ -97,7 +97,7 @@ def _parameters(build: dict[str, Any]) -> dict[str, object]:
 
 def last_from_jenkins(target: HttpTarget, path: JobPath) -> tuple[LastBackup | None, list[str]]:
     """The job's last successful build: its start, and start + the EXPIRES_IN_HOURS it ran with."""
-    from provisioner.render import PARAM_EXPIRES
+    from provisioner.jobs.render import PARAM_EXPIRES
     from provisioner.status import LastBackup
 
     name = path.full_name

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provisioner.commands._source import add_policy_argument, load_policy_from_args
-from provisioner.exit_codes import ExitCode, ProvisionerError, UsageError
+from provisioner.errors import ExitCode, ProvisionerError, UsageError
 
 if TYPE_CHECKING:
-    from provisioner.upgrade import UpgradeResult
+    from provisioner.upgrade.carry import UpgradeResult
 
 ORDER = 60
 DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
@@ -87,7 +87,7 @@ def parse_author(text: str) -> tuple[str, str]:
 
 
 def _read(path: Path, what: str) -> str:
-    from provisioner.values_source import read_values_file
+    from provisioner.gitsource import read_values_file
 
     try:
         return read_values_file(path).text
@@ -231,7 +231,7 @@ def _text_report(result: UpgradeResult, report: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioner.upgrade import UpgradeError, upgrade_values_text
+    from provisioner.upgrade.carry import UpgradeError, upgrade_values_text
 
     if args.author is not None:
         parse_author(args.author)  # a bad flag is a usage error before anything is read

@@ -13,11 +13,11 @@ from provisioner.commands._source import (
     load_values_source,
     parse_instant,
 )
-from provisioner.exit_codes import ExitCode
+from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
-    from provisioner.validation import ValidationResult
-    from provisioner.values_source import ValuesSource
+    from provisioner.gitsource import ValuesSource
+    from provisioner.settings.values import ValidationResult
 
 ORDER = 10
 PREVIEW_RUNS = 3
@@ -42,7 +42,7 @@ def validation_report(
     """The JSON object of ``validate --format json``."""
     from zoneinfo import ZoneInfo
 
-    from provisioner.cron import next_runs
+    from provisioner.settings.cron import next_runs
 
     runs: list[str] = []
     if result.schedule is not None and result.time_zone is not None:
@@ -60,7 +60,7 @@ def validation_report(
 
 
 def _text(result: ValidationResult, source: ValuesSource, report: dict[str, object]) -> str:
-    from provisioner.cron import describe
+    from provisioner.settings.cron import describe
 
     lines: list[str] = []
     origin = source.path
@@ -100,7 +100,7 @@ def _text(result: ValidationResult, source: ValuesSource, report: dict[str, obje
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioner.validation import validate_values_text
+    from provisioner.settings.values import validate_values_text
 
     now = parse_instant(args.now, "--now") if args.now is not None else datetime.now(UTC)
     policy = load_policy_from_args(args)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
-from provisioner.exit_codes import UsageError
+from provisioner.errors import UsageError
 
 PRIVATE_SUFFIXES = (".svc", ".cluster.local", ".internal", ".local", ".localhost")
 

@@ -12,10 +12,10 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from provisioner.config_xml import ConfigXmlError, job_facts, parse_config
-from provisioner.exit_codes import JenkinsFailure
+from provisioner.errors import JenkinsFailure
 from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
-from provisioner.render import render_folder_config
+from provisioner.jobs.jobxml import ConfigXmlError, job_facts, parse_config
+from provisioner.jobs.render import render_folder_config
 
 CONFIG = "config.xml"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from provisioner.exit_codes import JenkinsFailure
+from provisioner.errors import JenkinsFailure
 from provisioner.jenkins.retry import (
     HttpStatusError,
     NotFound,
@@ -29,7 +29,7 @@ from provisioner.jenkins.retry import (
     with_retries,
 )
 from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
-from provisioner.render import render_folder_config
+from provisioner.jobs.render import render_folder_config
 
 XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 

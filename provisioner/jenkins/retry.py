@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from provisioner.exit_codes import JenkinsFailure
+from provisioner.errors import JenkinsFailure
 
 LOG = logging.getLogger("provisioner")
 T = TypeVar("T")

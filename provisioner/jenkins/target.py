@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from provisioner.exit_codes import UsageError
+from provisioner.errors import UsageError
 
 # Jenkins.checkGoodName forbids these (jenkins-facts.md §3.3); we also refuse blanks at the ends.
 _BAD_NAME_CHARS = re.compile(r"[?*/\\%!@#$^&|<>\[\]:;\x00-\x1f\x7f]")
@@ -57,7 +57,7 @@ def job_path(name: str, folder: str | None) -> JobPath:
 
 
 class JobTarget(Protocol):
-    """A Jenkins the reconciler can read and write. Errors: :class:`provisioner.exit_codes.JenkinsFailure`."""
+    """A Jenkins the reconciler can read and write. Errors: :class:`provisioner.errors.JenkinsFailure`."""
 
     @property
     def label(self) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from provisioner.backup.archive_backend import ArchiveBackend
+from provisioner.backup.backends.archive import ArchiveBackend
 from provisioner.backup.cli import main
 from provisioner.backup.errors import BackupFailed
 from provisioner.backup.logs import Progress

@@ -1,60 +1,10 @@
-"""Fleet test fixtures: the emulator and CLI runner of tests/jobs, plus fleets of real repositories."""
+"""Fleet test fixtures."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-from tests.jobs.conftest import (  # noqa: F401 - fixtures reused, not redefined
-    TOKEN,
-    USER,
-    VALUES_PATH,
-    CliRun,
-    _isolated_logging_and_env,
-    jenkins,
-    run_cli,
-    values_yaml,
-)
-from tests.support.gitrepo import make_repo
-
-Run = Callable[..., CliRun]
-AUTHOR = ("Olena Koval", "olena@example.com")
-
-
-def write_fleet(
-    directory: Path,
-    registries: dict[str, str | None],
-    *,
-    folder_layout: bool = False,
-    extra: dict[str, dict[str, str]] | None = None,
-) -> Path:
-    """A repository per registry (values text; None: no repository at all) and FLEET.yaml beside them.
-
-    Registries with the same values text are copies of one repository (fast, and still real git).
-    """
-    made: dict[str, Path] = {}
-    lines = ["registries:"]
-    for name, text in registries.items():
-        repo = directory / "repos" / name
-        if text is not None:
-            if text in made:
-                shutil.copytree(made[text], repo)
-            else:
-                make_repo(repo, {VALUES_PATH: text}, author=AUTHOR)
-                made[text] = repo
-        lines.append(f"  - name: {name}")
-        lines.append(f"    repo: repos/{name}")
-        if folder_layout:
-            lines.append(f"    folder: {name}")
-            lines.append("    jobName: Create-registry-backup")
-        for key, value in (extra or {}).get(name, {}).items():
-            lines.append(f"    {key}: {value}")
-    fleet = directory / "fleet.yaml"
-    fleet.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return fleet
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.config_xml import normalize_config
-from provisioner.render import render_folder_config
+from provisioner.jobs.jobxml import normalize_config
+from provisioner.jobs.render import render_folder_config
+from tests.helpers.cli import values_yaml
+from tests.helpers.fleet import Run, write_fleet
 from tests.jenkins_emulator import JenkinsEmulator
-
-from .conftest import Run, values_yaml, write_fleet
 
 GOOD = values_yaml()
 

@@ -8,10 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner.fleet import FleetError, parse_fleet
+from provisioner.fleet.file import FleetError, parse_fleet
+from tests.helpers.fleet import Run
 from tests.jenkins_emulator import JenkinsEmulator
-
-from .conftest import Run
 
 FLEET = Path("/srv/platform/fleet.yaml")
 

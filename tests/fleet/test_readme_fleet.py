@@ -6,10 +6,10 @@ import re
 import shlex
 from pathlib import Path
 
+from tests.helpers.cli import VALUES_PATH, values_yaml
+from tests.helpers.fleet import Run
+from tests.helpers.gitrepo import commit, git, make_repo
 from tests.jenkins_emulator import JenkinsEmulator
-from tests.support.gitrepo import commit, git, make_repo
-
-from .conftest import VALUES_PATH, Run, values_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 README_URL = "http://jenkins.internal:8080/"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.config_xml import job_facts
+from provisioner.jobs.jobxml import job_facts
+from tests.helpers.cli import VALUES_PATH, values_yaml
+from tests.helpers.fleet import Run, write_fleet
+from tests.helpers.gitrepo import commit
 from tests.jenkins_emulator import JenkinsEmulator
-from tests.support.gitrepo import commit
-
-from .conftest import VALUES_PATH, Run, values_yaml, write_fleet
 
 GOOD = values_yaml()
 

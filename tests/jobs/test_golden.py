@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.gitsource import Author, ValuesSource
 from provisioner.jenkins.target import job_path
-from provisioner.render import default_job_name, render_job_config
-from provisioner.validation import validate_values_text
-from provisioner.values_source import Author, ValuesSource
+from provisioner.jobs.render import default_job_name, render_job_config
+from provisioner.settings.values import validate_values_text
 from tests.jenkins_emulator import jenkins_spec_is_valid
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -54,7 +54,7 @@ def test_golden(case: str) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden_spec_is_valid_jenkins_cron(case: str) -> None:
-    from provisioner.config_xml import job_facts
+    from provisioner.jobs.jobxml import job_facts
 
     (spec,) = job_facts((GOLDEN / case / "config.xml").read_text(encoding="utf-8")).trigger_specs
     assert spec.startswith("TZ=") and "@" not in spec and "H" not in spec

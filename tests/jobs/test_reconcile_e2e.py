@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.config_xml import job_facts, normalize_config
+from provisioner.jobs.jobxml import job_facts, normalize_config
+from tests.helpers.cli import TOKEN, USER, VALUES_PATH, CliRun, values_yaml
+from tests.helpers.gitrepo import commit, git
 from tests.jenkins_emulator import JenkinsEmulator
-from tests.support.gitrepo import commit, git
-
-from .conftest import TOKEN, USER, VALUES_PATH, CliRun, values_yaml
 
 JOB = "Create-registry-backup-reg-a"
 Run = Callable[..., CliRun]
@@ -295,7 +294,7 @@ def test_dropped_trigger_gives_exit_3(
 ) -> None:
     # A zone Jenkins does not know (validation would refuse it; here the renderer is fed it directly):
     # the emulator, like Jenkins, answers 200 and silently drops the trigger.
-    import provisioner.render as render
+    import provisioner.jobs.render as render
 
     real = render.spec_text
     monkeypatch.setattr(render, "spec_text", lambda s: real(s).replace("TZ=Europe/Kyiv", "TZ=Factory"))

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner.config_xml import job_facts, normalize_config, read_marker
-from provisioner.render import (
+from provisioner.gitsource import Author, ValuesSource
+from provisioner.jobs.jobxml import job_facts, normalize_config, read_marker
+from provisioner.jobs.render import (
     TemplateError,
     environment,
     fingerprint,
@@ -17,8 +18,7 @@ from provisioner.render import (
     render_job_config,
     templates_dir,
 )
-from provisioner.settings import BackupSettings
-from provisioner.values_source import Author, ValuesSource
+from provisioner.settings.model import BackupSettings
 
 SETTINGS = BackupSettings(enabled=True, schedule="30 19 * * *", expires_in_days=7, time_zone="Europe/Kyiv")
 HOSTILE = "Eve <eve@x> & ]]> </description><disabled>true</disabled> '\" $(rm -rf /) `id`\n\x07"
@@ -55,7 +55,7 @@ def test_any_author_text_renders_parseable_xml_with_a_valid_marker(name: str, em
 
 def test_script_has_only_single_quoted_sh_and_no_values() -> None:
     xml = render(None, registry="reg-zz")
-    from provisioner.config_xml import parse_config
+    from provisioner.jobs.jobxml import parse_config
 
     script = parse_config(xml).findtext("definition/script") or ""
     assert "sh 'backup-registry run'" in script

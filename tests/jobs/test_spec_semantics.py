@@ -2,7 +2,7 @@
 
 Jenkins side: the emulator's independent reimplementation of hudson.scheduler (fields ANDed per
 line, lines ORed, wall clock of the TZ= zone, every real minute checked). Validator side:
-provisioner.cron.next_runs. Compared minute by minute over windows chosen around DST changes.
+provisioner.settings.cron.next_runs. Compared minute by minute over windows chosen around DST changes.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provisioner.cron import next_runs, parse_schedule
-from provisioner.render import spec_text
-from provisioner.settings import BackupSettings
-from tests.foundation.cron_strategies import GeneratedSchedule, schedules
+from provisioner.jobs.render import spec_text
+from provisioner.settings.cron import next_runs, parse_schedule
+from provisioner.settings.model import BackupSettings
 from tests.jenkins_emulator import jenkins_spec_error, jenkins_spec_matches
+from tests.settings.cron.cron_strategies import GeneratedSchedule, schedules
 
 ZONES = [
     "Europe/Kyiv",

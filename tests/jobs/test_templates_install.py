@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import render
+from provisioner.jobs import render
 
 ROOT = Path(__file__).resolve().parents[2]
 

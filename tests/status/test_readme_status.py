@@ -7,8 +7,7 @@ import shlex
 from pathlib import Path
 
 from provisioner.backup.cli import main as backup_main
-
-from .conftest import CliRun
+from tests.helpers.cli import CliRun
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.settings import BackupSettings
+from provisioner.settings.model import BackupSettings
 from provisioner.status import LastBackup, build_status, overdue, render_text
+from tests.helpers.backups import make_backup
+from tests.helpers.cli import CliRun, values_yaml
+from tests.helpers.gitrepo import make_repo
 from tests.jenkins_emulator import JenkinsEmulator
-from tests.support.gitrepo import make_repo
-
-from .conftest import CliRun, make_backup, values_yaml
 
 Run = Callable[..., CliRun]
 KYIV = "Europe/Kyiv"

@@ -6,7 +6,7 @@ import difflib
 
 from yaml.nodes import MappingNode, ScalarNode
 
-from provisioner.values_yaml import compose_strict
+from provisioner.settings.strict_yaml import compose_strict
 
 CURRENT = """\
 # Helm values of the demo registry. The admin console edits global.registryBackup.

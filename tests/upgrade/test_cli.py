@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from provisioner.cli import main
-from provisioner.upgrade import upgrade_values_text
-from tests.support.gitrepo import git, make_repo
+from provisioner.upgrade.carry import upgrade_values_text
+from tests.helpers.gitrepo import git, make_repo
 from tests.upgrade.shapes import CURRENT, INCOMING
 
 VALUES = "deploy-templates/values.yaml"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provisioner.upgrade import UpgradeError, upgrade_values_text
-from provisioner.validation import validate_values_text
+from provisioner.settings.values import validate_values_text
+from provisioner.upgrade.carry import UpgradeError, upgrade_values_text
 from tests.upgrade.shapes import CURRENT, INCOMING, carried_lines, changed_lines
 
 

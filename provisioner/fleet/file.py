@@ -1,0 +1,205 @@
+"""The fleet file: which registries one Jenkins holds backup jobs for (pure; no git, no Jenkins).
+
+    registries:
+      - name: alpha                # DNS-1123 label, unique
+        repo: registries/alpha     # the registry's git repository, relative to this file
+        ref: main                  # optional, default HEAD
+        valuesPath: deploy-templates/values.yaml   # optional
+        folder: backups            # optional Jenkins folder path (a/b)
+        jobName: Create-registry-backup            # optional, default Create-registry-backup-<name>
+
+Every problem in the file is collected with its line and reported at once, before any registry is
+read or Jenkins is contacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from provisioner.errors import UsageError
+from provisioner.gitsource import DEFAULT_VALUES_PATH
+from provisioner.jenkins.target import JobPath, job_path
+from provisioner.names import is_registry_name
+from provisioner.settings.strict_yaml import STR, YamlError, compose_strict, kind_of, line_of, mapping_entries
+
+ENTRY_KEYS = ("name", "repo", "ref", "valuesPath", "folder", "jobName")
+REQUIRED_KEYS = ("name", "repo")
+MAX_REGISTRIES = 10_000
+
+
+@dataclass(frozen=True)
+class FleetEntry:
+    name: str
+    repo: Path  # absolute, resolved against the fleet file's directory
+    ref: str
+    values_path: str
+    job: JobPath
+    line: int  # where the entry starts in the fleet file
+
+
+class FleetError(UsageError):
+    """The fleet file is unusable; ``problems`` lists every one with its line."""
+
+    def __init__(self, path: Path, problems: list[tuple[int | None, str]]) -> None:
+        lines = [f"  {'line ' + str(line) + ': ' if line else ''}{text}" for line, text in problems]
+        super().__init__(f"invalid fleet file {path} (nothing was done):\n" + "\n".join(lines))
+        self.problems = problems
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[tuple[int | None, str]] = []
+
+    def add(self, node: Node | None, text: str) -> None:
+        self.items.append((line_of(node) if node is not None else None, text))
+
+
+def _string(node: Node, what: str, problems: _Problems) -> str | None:
+    """A non-empty YAML string (quoted numbers are fine, unquoted numbers/booleans/null are not)."""
+    if not isinstance(node, ScalarNode) or node.tag != STR:
+        hint = f' (to mean the text, quote it: "{node.value}")' if isinstance(node, ScalarNode) else ""
+        problems.add(node, f"{what} must be a string, not {kind_of(node)}{hint}")
+        return None
+    value = str(node.value)
+    if not value.strip() or any(not ch.isprintable() for ch in value):
+        problems.add(node, f"{what} must be a non-empty single-line string, got {value!r}")
+        return None
+    return value
+
+
+def _entry(node: Node, index: int, base: Path, problems: _Problems) -> FleetEntry | None:
+    where = f"registries[{index}]"
+    if not isinstance(node, MappingNode):
+        problems.add(node, f"{where} must be a mapping with at least name and repo, not {kind_of(node)}")
+        return None
+    values: dict[str, str] = {}
+    nodes: dict[str, Node] = {}
+    ok = True
+    for entry in mapping_entries(node):
+        if entry.key not in ENTRY_KEYS:
+            problems.add(
+                entry.key_node, f"{where}: unknown key {entry.key!r} (allowed: {', '.join(ENTRY_KEYS)})"
+            )
+            ok = False
+            continue
+        if entry.key in nodes:
+            problems.add(entry.key_node, f"{where}: key {entry.key!r} given twice")
+            ok = False
+            continue
+        nodes[entry.key] = entry.value
+        text = _string(entry.value, f"{where}.{entry.key}", problems)
+        if text is None:
+            ok = False
+        else:
+            values[entry.key] = text
+    for key in REQUIRED_KEYS:
+        if key not in nodes:
+            problems.add(node, f"{where}: {key} is required")
+            ok = False
+    if not ok:
+        return None
+    name = values["name"]
+    if not is_registry_name(name):
+        problems.add(
+            nodes["name"],
+            f"{where}.name {name!r} is not a DNS-1123 label (1-63 of a-z, 0-9, '-', "
+            "starting and ending with a letter or digit)",
+        )
+        return None
+    ref = values.get("ref", "HEAD")
+    if ref.startswith("-") or any(ch.isspace() for ch in ref):
+        problems.add(nodes["ref"], f"{where}.ref {ref!r} is not a git ref")
+        return None
+    values_path = values.get("valuesPath", DEFAULT_VALUES_PATH)
+    pure = PurePosixPath(values_path)
+    if pure.is_absolute() or ".." in pure.parts:
+        problems.add(
+            nodes["valuesPath"], f"{where}.valuesPath {values_path!r} must be relative, without '..'"
+        )
+        return None
+    from provisioner.jobs.render import default_job_name
+
+    try:
+        job_path(default_job_name(name), values.get("folder"))
+    except UsageError as exc:
+        problems.add(nodes.get("folder", node), f"{where}.folder: {exc.message}")
+        return None
+    try:
+        path = job_path(values.get("jobName", default_job_name(name)), values.get("folder"))
+    except UsageError as exc:
+        problems.add(nodes.get("jobName", node), f"{where}.jobName: {exc.message}")
+        return None
+    repo = Path(values["repo"])
+    return FleetEntry(
+        name=name,
+        repo=repo if repo.is_absolute() else base / repo,
+        ref=ref,
+        values_path=str(pure),
+        job=path,
+        line=line_of(node),
+    )
+
+
+def parse_fleet(text: str, path: Path) -> list[FleetEntry]:
+    """The entries of a fleet file's text; FleetError listing every problem."""
+    problems = _Problems()
+    try:
+        root = compose_strict(text, what=str(path))
+    except YamlError as exc:
+        raise FleetError(path, [(exc.line, exc.message)]) from exc
+    if not isinstance(root, MappingNode):
+        raise FleetError(path, [(None, "the fleet file must be a mapping with one key, registries")])
+    registries: Node | None = None
+    for entry in mapping_entries(root):
+        if entry.key != "registries":
+            problems.add(entry.key_node, f"unknown top-level key {entry.key!r} (only registries is allowed)")
+        elif registries is not None:
+            problems.add(entry.key_node, "registries given twice")
+        else:
+            registries = entry.value
+    if registries is None:
+        problems.add(root, "registries is required")
+    elif not isinstance(registries, SequenceNode) or not registries.value:
+        problems.add(registries, "registries must be a non-empty list")
+    elif len(registries.value) > MAX_REGISTRIES:
+        problems.add(registries, f"more than {MAX_REGISTRIES} registries")
+    entries: list[FleetEntry] = []
+    if isinstance(registries, SequenceNode) and not problems.items:
+        base = path.resolve().parent
+        for index, node in enumerate(registries.value):
+            parsed = _entry(node, index, base, problems)
+            if parsed is not None:
+                entries.append(parsed)
+    by_name: dict[str, FleetEntry] = {}
+    by_job: dict[str, FleetEntry] = {}
+    for item in entries:
+        if item.name in by_name:
+            problems.items.append(
+                (
+                    item.line,
+                    f"registry {item.name!r} is listed twice (first at line {by_name[item.name].line})",
+                )
+            )
+        by_name.setdefault(item.name, item)
+        full = item.job.full_name
+        if full in by_job and by_job[full].name != item.name:
+            problems.items.append(
+                (item.line, f"job {full!r} is claimed by {by_job[full].name!r} and {item.name!r}")
+            )
+        by_job.setdefault(full, item)
+    if problems.items:
+        raise FleetError(path, problems.items)
+    return entries
+
+
+def load_fleet(path: Path) -> list[FleetEntry]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"fleet file not found: {path}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read fleet file {path}: {exc.strerror or exc}") from exc
+    return parse_fleet(data.decode("utf-8", "surrogateescape"), path)

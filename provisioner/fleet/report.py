@@ -1,0 +1,91 @@
+"""The outcome of a fleet run: per registry, per orphaned job, and the summary (pure data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from provisioner.errors import ExitCode
+from provisioner.fleet.file import FleetEntry
+from provisioner.jobs.reconcile import ReconcileRequest, ReconcileResult
+
+FailureKind = Literal["source", "settings", "jenkins"]
+OrphanAction = Literal["disabled", "already disabled", "would be disabled", "failed"]
+
+
+@dataclass(frozen=True)
+class RegistryOutcome:
+    entry: FleetEntry
+    request: ReconcileRequest | None  # None when values could not be read or validated
+    result: ReconcileResult | None
+    failure: FailureKind | None = None
+    error: str | None = None
+
+    def to_json(self, dry_run: bool) -> dict[str, object]:
+        if self.result is not None:
+            return {**self.result.to_json(), "warnings": list(self.result.warnings), "error": None}
+        return {
+            "registry": self.entry.name,
+            "job": self.entry.job.full_name,
+            "action": "failed",
+            "enabled": self.request.settings.enabled if self.request is not None else None,
+            "drift": False,
+            "dryRun": dry_run,
+            "commit": self.request.commit if self.request is not None else None,
+            "diff": None,
+            "warnings": [],
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class OrphanOutcome:
+    job: str
+    registry: str
+    action: OrphanAction
+    error: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"job": self.job, "registry": self.registry, "action": self.action, "error": self.error}
+
+
+@dataclass(frozen=True)
+class FleetReport:
+    outcomes: list[RegistryOutcome]  # in fleet-file order
+    orphans: list[OrphanOutcome]
+    warnings: list[str]
+    dry_run: bool
+
+    def summary(self) -> dict[str, int]:
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0, "drift": 0}
+        for outcome in self.outcomes:
+            if outcome.result is None:
+                counts["failed"] += 1
+                continue
+            counts[outcome.result.action] += 1
+            counts["drift"] += int(outcome.result.drift)
+        counts["failed"] += sum(1 for orphan in self.orphans if orphan.action == "failed")
+        return counts
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "results": [outcome.to_json(self.dry_run) for outcome in self.outcomes],
+            "summary": self.summary(),
+            "orphans": [orphan.to_json() for orphan in self.orphans],
+            "warnings": list(self.warnings),
+        }
+
+    def exit_code(self) -> ExitCode:
+        """0 all done; 4 some failed; 1/2/3 when every registry failed for the same kind of reason."""
+        kinds = {o.failure for o in self.outcomes if o.failure is not None}
+        orphan_failed = any(orphan.action == "failed" for orphan in self.orphans)
+        if not kinds and not orphan_failed:
+            return ExitCode.OK
+        if all(o.failure is not None for o in self.outcomes) and len(kinds) == 1 and not orphan_failed:
+            kind = kinds.pop()
+            return {
+                "settings": ExitCode.INVALID_SETTINGS,
+                "source": ExitCode.USAGE,
+                "jenkins": ExitCode.JENKINS_FAILURE,
+            }[kind]
+        return ExitCode.PARTIAL_FAILURE

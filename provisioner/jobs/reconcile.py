@@ -1,0 +1,242 @@
+"""Reconcile one registry's backup job: plan (desired vs live), then apply and read back.
+
+:func:`plan_reconcile` is pure (texts and an ancestry answer in, a :class:`Plan` out);
+:func:`reconcile_one` does the I/O through a :class:`~provisioner.jenkins.target.JobTarget`:
+one read, then at most one write and one read-back. It keeps no state, so one target (one HTTP
+session) can serve many registries from several threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from provisioner.errors import JenkinsFailure
+from provisioner.gitsource import Author, ValuesSource
+from provisioner.jenkins.target import JobPath, JobTarget
+from provisioner.jobs.jobxml import (
+    AppliedMarker,
+    ConfigXmlError,
+    diff_normalized,
+    job_facts,
+    normalize_config,
+    read_marker,
+)
+from provisioner.jobs.render import render_job_config, template_version
+from provisioner.settings.model import BackupSettings
+
+LOG = logging.getLogger("provisioner")
+
+Action = Literal["created", "updated", "unchanged"]
+AUDITED_FIELDS = ("enabled", "schedule", "expiresInDays", "timeZone")
+Ancestry = Callable[[str, str], bool | None]  # (older, newer) -> is older an ancestor of newer?
+
+
+@dataclass(frozen=True)
+class ReconcileRequest:
+    registry: str
+    settings: BackupSettings
+    source: ValuesSource | None
+    job: JobPath
+    dry_run: bool = False
+    repo_dir: Path | None = None  # the git repository, for the staleness check
+
+    @property
+    def commit(self) -> str | None:
+        return self.source.commit if self.source is not None else None
+
+    @property
+    def actor(self) -> Author | None:
+        return self.source.author if self.source is not None else None
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    registry: str
+    job: str
+    action: Action
+    enabled: bool
+    drift: bool
+    dry_run: bool
+    commit: str | None
+    diff: str | None
+    changes: dict[str, list[object]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    stale: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON object ``provisioner reconcile --format json`` prints."""
+        return {
+            "registry": self.registry,
+            "job": self.job,
+            "action": self.action,
+            "enabled": self.enabled,
+            "drift": self.drift,
+            "dryRun": self.dry_run,
+            "commit": self.commit,
+            "diff": self.diff,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: Action
+    desired_xml: str
+    drift: bool
+    stale: bool
+    diff: str | None
+    changes: dict[str, list[object]]
+    warnings: tuple[str, ...]
+
+
+def _changes(old: BackupSettings | None, new: BackupSettings) -> dict[str, list[object]]:
+    old_json = old.to_json() if old is not None else {}
+    new_json = new.to_json()
+    return {
+        name: [old_json.get(name), new_json[name]]
+        for name in AUDITED_FIELDS
+        if old_json.get(name) != new_json[name] or old is None
+    }
+
+
+def _applied_render(marker: AppliedMarker, request: ReconcileRequest) -> str | None:
+    """The job as the marker says it was applied, rendered again (None when that cannot be judged)."""
+    if not marker.valid or marker.settings is None or marker.template != template_version():
+        return None
+    source = None
+    if marker.path is not None:
+        author = Author(**marker.author) if marker.author is not None else None
+        source = ValuesSource(text="", path=marker.path, commit=marker.commit, author=author)
+    return render_job_config(
+        marker.settings,
+        registry=marker.registry or request.registry,
+        job_full_name=marker.job or request.job.full_name,
+        source=source,
+    )
+
+
+def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: Ancestry | None) -> Plan:
+    """Decide what to do. Raises JenkinsFailure for a job we must not touch."""
+    name = request.job.full_name
+    desired = render_job_config(
+        request.settings, registry=request.registry, job_full_name=name, source=request.source
+    )
+    desired_norm = normalize_config(desired)
+    if live_xml is None:
+        return Plan(
+            "created",
+            desired,
+            False,
+            False,
+            diff_normalized("", desired_norm, old_label="(no job)"),
+            _changes(None, request.settings),
+            (),
+        )
+    try:
+        live_norm = normalize_config(live_xml)
+        marker = read_marker(job_facts(live_xml).description)
+    except ConfigXmlError as exc:
+        raise JenkinsFailure(f"job {name} exists but its config.xml cannot be read: {exc}") from exc
+    if not marker.managed:
+        raise JenkinsFailure(
+            f"job {name} exists but is not managed by registry-backup-provisioner (no marker in its "
+            "description); refusing to overwrite it: rename or delete it in Jenkins, or pass --job-name"
+        )
+    if marker.valid and marker.registry is not None and marker.registry != request.registry:
+        raise JenkinsFailure(
+            f"job {name} is managed for registry {marker.registry!r}, not {request.registry!r}; "
+            "refusing to overwrite it (pass --job-name)"
+        )
+    warnings: list[str] = []
+    # Live equal to desired means the live marker is the desired one, so what it says was applied
+    # renders to the live job: no drift, and no second render (a fleet no-op renders each job once).
+    applied = None if live_norm == desired_norm else _applied_render(marker, request)
+    drift = not marker.valid or (applied is not None and normalize_config(applied) != live_norm)
+    if drift:
+        warnings.append(f"drift: job {name} was changed in Jenkins since the provisioner applied it")
+    changes = _changes(marker.settings, request.settings)
+    stale = False
+    live_commit, commit = marker.commit, request.commit
+    if live_commit and commit and live_commit != commit and ancestry is not None:
+        older = ancestry(commit, live_commit)
+        if older is True:
+            stale = True
+            warnings.append(
+                f"stale: commit {commit[:12]} is an ancestor of {live_commit[:12]}, which job {name} "
+                "was applied from (an older pipeline run finished late); not overwriting it"
+            )
+        elif older is None:
+            warnings.append(
+                f"job {name} was applied from commit {live_commit[:12]}, which this repository does not "
+                f"know (history rewritten?); applying {commit[:12]} anyway"
+            )
+    if stale:
+        return Plan("unchanged", desired, drift, True, None, {}, tuple(warnings))
+    if live_norm == desired_norm:
+        return Plan("unchanged", desired, drift, False, None, {}, tuple(warnings))
+    return Plan(
+        "updated", desired, drift, False, diff_normalized(live_norm, desired_norm), changes, tuple(warnings)
+    )
+
+
+def verify_read_back(name: str, desired_xml: str, live_xml: str | None) -> None:
+    """Jenkins may silently drop a trigger (or anything it cannot load): check what matters survived."""
+    if live_xml is None:
+        raise JenkinsFailure(f"job {name} is missing right after it was written")
+    want, got = job_facts(desired_xml), job_facts(live_xml)
+    problems = []
+    if got.trigger_specs != want.trigger_specs:
+        problems.append(
+            f"timer trigger spec {list(got.trigger_specs)!r} instead of {list(want.trigger_specs)!r} "
+            "(Jenkins drops a trigger it cannot parse)"
+        )
+    if got.parameters != want.parameters:
+        problems.append(f"parameters {list(got.parameters)!r} instead of {list(want.parameters)!r}")
+    if got.disabled != want.disabled:
+        problems.append(f"disabled={str(got.disabled).lower()} instead of {str(want.disabled).lower()}")
+    if problems:
+        raise JenkinsFailure(f"job {name} did not read back as applied: " + "; ".join(problems))
+
+
+def git_ancestry(repo_dir: Path) -> Ancestry:
+    from provisioner.gitsource import is_ancestor
+
+    return lambda older, newer: is_ancestor(repo_dir, older, newer)
+
+
+def apply_plan(target: JobTarget, request: ReconcileRequest, plan: Plan) -> ReconcileResult:
+    """Write what the plan says (unless dry-run or nothing to do) and read it back."""
+    name = request.job.full_name
+    for warning in plan.warnings:
+        LOG.warning("%s", warning)
+    if plan.action != "unchanged" and not request.dry_run:
+        if plan.action == "created":
+            target.create_job(request.job, plan.desired_xml)
+        else:
+            target.update_job(request.job, plan.desired_xml)
+        verify_read_back(name, plan.desired_xml, target.read_job(request.job))
+        if plan.drift:
+            LOG.warning("drift: restored job %s to the committed settings", name)
+    return ReconcileResult(
+        registry=request.registry,
+        job=name,
+        action=plan.action,
+        enabled=request.settings.enabled,
+        drift=plan.drift,
+        dry_run=request.dry_run,
+        commit=request.commit,
+        diff=plan.diff,
+        changes=plan.changes,
+        warnings=plan.warnings,
+        stale=plan.stale,
+    )
+
+
+def reconcile_one(target: JobTarget, request: ReconcileRequest) -> ReconcileResult:
+    """Read, plan, apply (unless dry-run or nothing to do), read back. JenkinsFailure on failure."""
+    live = target.read_job(request.job)
+    ancestry = git_ancestry(request.repo_dir) if request.repo_dir is not None else None
+    return apply_plan(target, request, plan_reconcile(request, live, ancestry))

@@ -1,0 +1,251 @@
+"""Render the Create-registry-backup job (and folder) config.xml from the Jinja2 templates.
+
+Pure apart from reading the templates: every value is computed here and the templates only place
+them. The environment autoescapes XML and uses ``StrictUndefined``; every rendered document is
+parsed before it is returned, so a template mistake can never reach Jenkins.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from provisioner.errors import ProvisionerError
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from provisioner.gitsource import ValuesSource
+    from provisioner.settings.model import BackupSettings
+
+TEMPLATES_ENV = "PROVISIONER_JOB_TEMPLATES"
+JOB_TEMPLATE = "pipeline-job.xml.j2"
+FOLDER_TEMPLATE = "folder.xml.j2"
+SCRIPT_TEMPLATE = "pipeline-script.groovy.j2"
+TEMPLATE_FILES = (JOB_TEMPLATE, FOLDER_TEMPLATE, SCRIPT_TEMPLATE)
+
+MANAGED_MARKER = "Managed by registry-backup-provisioner"
+FINGERPRINT_PREFIX = "provisioner-fingerprint: "
+APPLIED_PREFIX = "provisioner-applied: "
+JOB_NAME_PREFIX = "Create-registry-backup-"
+PARAM_REGISTRY = "REGISTRY_NAME"
+PARAM_EXPIRES = "EXPIRES_IN_HOURS"
+MARKER_VERSION = 1
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Characters XML 1.0 cannot carry at all, even escaped (Jenkins would answer 500).
+_NOT_XML = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class TemplateError(ProvisionerError):
+    """The job templates are missing or render to something that is not XML (exit 2)."""
+
+
+@dataclass(frozen=True)
+class BuildDiscarder:
+    days_to_keep: int = -1
+    num_to_keep: int = 50
+    artifact_days_to_keep: int = -1
+    artifact_num_to_keep: int = -1
+
+
+@dataclass(frozen=True)
+class StringParameter:
+    name: str
+    default: str
+    description: str
+
+
+_CHECKOUT_TEMPLATES = Path(__file__).resolve().parents[2] / "job-templates"
+_INSTALLED_TEMPLATES = ("share", "registry-backup-provisioner", "job-templates")
+_FOUND_TEMPLATES: set[str] = set()
+
+
+def _default_templates() -> Path:
+    """The checkout's job-templates/ (source tree, editable install), else the installed copy."""
+    if (_CHECKOUT_TEMPLATES / JOB_TEMPLATE).is_file():
+        return _CHECKOUT_TEMPLATES
+    return Path(sys.prefix).joinpath(*_INSTALLED_TEMPLATES)
+
+
+def templates_dir() -> Path:
+    """$PROVISIONER_JOB_TEMPLATES, else ``job-templates/`` of the checkout, else the installed copy in
+    ``<prefix>/share/registry-backup-provisioner/job-templates`` (a wheel install)."""
+    override = os.environ.get(TEMPLATES_ENV)
+    candidate = Path(override) if override else _default_templates()
+    if str(candidate) in _FOUND_TEMPLATES:  # checked once per directory and process: a fleet renders 1000s
+        return candidate
+    missing = [name for name in TEMPLATE_FILES if not (candidate / name).is_file()]
+    if missing:
+        raise TemplateError(
+            f"job templates not found in {candidate} (missing {', '.join(missing)}): reinstall the "
+            f"provisioner (pip install registry-backup-provisioner, or pip install -e . from a checkout) "
+            f"or set {TEMPLATES_ENV} to a job-templates directory"
+        )
+    _FOUND_TEMPLATES.add(str(candidate))
+    return candidate
+
+
+@functools.lru_cache(maxsize=4)
+def _environment(directory: str) -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("xml", "xml.j2"), default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+
+
+def environment() -> jinja2.Environment:
+    return _environment(str(templates_dir()))
+
+
+def template_version() -> str:
+    """A short digest of the template sources: a job rendered by other templates is not judged for drift."""
+    directory = templates_dir()
+    # Keyed by the files' stat, so an edited template is noticed without re-reading them on every render.
+    stamp = tuple(
+        (st.st_mtime_ns, st.st_size, st.st_ino) for st in (os.stat(directory / n) for n in TEMPLATE_FILES)
+    )
+    return _template_digest(str(directory), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _template_digest(directory: str, stamp: tuple[tuple[int, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name in TEMPLATE_FILES:
+        digest.update(name.encode())
+        digest.update((Path(directory) / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def default_job_name(registry: str) -> str:
+    return f"{JOB_NAME_PREFIX}{registry}"
+
+
+def fingerprint(settings: BackupSettings) -> str:
+    """``sha256:<hex>`` of the settings' canonical JSON: what the job was applied from."""
+    canonical = json.dumps(settings.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _one_line(text: str) -> str:
+    """For the human-readable description lines: no line breaks or control characters."""
+    return _CONTROL.sub(" ", text)
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def applied_marker(
+    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None
+) -> dict[str, object]:
+    """The machine-readable record of what was applied, kept on the description's last line."""
+    author = source.author if source is not None else None
+    return {
+        "v": MARKER_VERSION,
+        "registry": registry,
+        "job": job_full_name,
+        "path": source.path if source is not None else None,
+        "commit": source.commit if source is not None else None,
+        "author": author.to_json() if author is not None else None,
+        "settings": settings.to_json(),
+        "template": template_version(),
+    }
+
+
+def job_description(
+    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None
+) -> str:
+    marker = applied_marker(settings, registry=registry, job_full_name=job_full_name, source=source)
+    lines = [
+        f"{MANAGED_MARKER} (do not edit in Jenkins: change global.registryBackup in the registry's "
+        "values.yaml and let the pipeline apply it; edits made here are reverted).",
+        f"Registry: {_one_line(registry)}",
+    ]
+    if source is not None and source.commit is not None:
+        who = "unknown author"
+        if source.author is not None:
+            who = f"{_one_line(source.author.name)} <{_one_line(source.author.email)}>"
+        lines.append(f"Source: {_one_line(source.path)} at commit {source.commit} by {who}")
+    elif source is not None:
+        lines.append(f"Source: {_one_line(source.path)} (not from git)")
+    lines.append(FINGERPRINT_PREFIX + fingerprint(settings))
+    lines.append(
+        APPLIED_PREFIX + json.dumps(marker, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    )
+    return "\n".join(lines)
+
+
+def spec_text(settings: BackupSettings) -> str:
+    """``TZ=<zone>`` on line 1, then explicit five-field lines (never a macro, never ``H``)."""
+    from provisioner.settings.cron import jenkins_spec_lines, parse_schedule
+
+    lines = jenkins_spec_lines(parse_schedule(settings.schedule))
+    return "\n".join([f"TZ={settings.time_zone}", *lines])
+
+
+def _script() -> str:
+    return environment().get_template(SCRIPT_TEMPLATE).render()
+
+
+def render_job_config(
+    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None
+) -> str:
+    """The job's config.xml (UTF-8 text with an XML declaration)."""
+    parameters = [
+        StringParameter(
+            PARAM_REGISTRY, registry, "Registry to back up (from the job settings; do not change)."
+        ),
+        StringParameter(
+            PARAM_EXPIRES,
+            str(settings.expires_in_hours),
+            "Retention of the backup in hours (24 x global.registryBackup.expiresInDays).",
+        ),
+    ]
+    description = job_description(settings, registry=registry, job_full_name=job_full_name, source=source)
+    text = (
+        environment()
+        .get_template(JOB_TEMPLATE)
+        .render(
+            description=_xml_safe(description),
+            discarder=BuildDiscarder(),
+            parameters=parameters,
+            spec=spec_text(settings),
+            script=_script(),
+            disabled="false" if settings.enabled else "true",
+        )
+    )
+    _check_xml(text, JOB_TEMPLATE)
+    return text
+
+
+def render_folder_config(folder_full_name: str) -> str:
+    text = (
+        environment()
+        .get_template(FOLDER_TEMPLATE)
+        .render(description=_xml_safe(f"Folder {folder_full_name}, created by registry-backup-provisioner."))
+    )
+    _check_xml(text, FOLDER_TEMPLATE)
+    return text
+
+
+def _check_xml(text: str, name: str) -> None:
+    from provisioner.jobs.jobxml import ConfigXmlError, parse_config
+
+    try:
+        parse_config(text)
+    except ConfigXmlError as exc:
+        raise TemplateError(f"template {name} rendered invalid XML: {exc}") from exc

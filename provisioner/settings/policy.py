@@ -1,0 +1,84 @@
+"""The platform policy for backup settings: defaults and bounds (bounds may only be tightened).
+
+A policy file (YAML) looks like ``examples/policy.yaml``::
+
+    defaults:
+      enabled: false
+      schedule: "30 19 * * *"
+      expiresInDays: 7
+      timeZone: Europe/Kiev
+    minimums:
+      expiresInDays: 7      # never below 7
+      intervalMinutes: 60   # never below 60, at most 1440
+
+Every key is optional; unknown keys, wrong types and values below the hard floors are errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from provisioner.errors import UsageError
+from provisioner.settings.timezones import DEFAULT_TIME_ZONE
+
+HARD_MIN_EXPIRES_IN_DAYS = 7
+HARD_MAX_EXPIRES_IN_DAYS = 3650
+HARD_MIN_INTERVAL_MINUTES = 60
+MAX_INTERVAL_MINUTES = 1440
+DEFAULT_SCHEDULE = "30 19 * * *"
+
+
+class InvalidPolicy(UsageError):
+    """The policy file breaks a rule (exit 2: it is the operator's input, not the registry's)."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    default_enabled: bool = False
+    default_schedule: str = DEFAULT_SCHEDULE
+    default_expires_in_days: int = HARD_MIN_EXPIRES_IN_DAYS
+    default_time_zone: str = DEFAULT_TIME_ZONE
+    min_expires_in_days: int = HARD_MIN_EXPIRES_IN_DAYS
+    min_interval_minutes: int = HARD_MIN_INTERVAL_MINUTES
+    max_expires_in_days: int = HARD_MAX_EXPIRES_IN_DAYS
+
+    def __post_init__(self) -> None:
+        # The hard floors hold for every Policy, however it was built, not only for policy files.
+        if self.min_expires_in_days < HARD_MIN_EXPIRES_IN_DAYS:
+            raise ValueError(f"min_expires_in_days must be at least {HARD_MIN_EXPIRES_IN_DAYS}")
+        if self.min_interval_minutes < HARD_MIN_INTERVAL_MINUTES:
+            raise ValueError(f"min_interval_minutes must be at least {HARD_MIN_INTERVAL_MINUTES}")
+        if not self.min_expires_in_days <= self.max_expires_in_days <= HARD_MAX_EXPIRES_IN_DAYS:
+            raise ValueError(
+                f"max_expires_in_days must lie between the minimum and {HARD_MAX_EXPIRES_IN_DAYS}"
+            )
+
+
+DEFAULT_POLICY = Policy()
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy in ``path`` (None: the built-in default policy)."""
+    if path is None:
+        return DEFAULT_POLICY
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"policy file not found: {path}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPolicy(f"policy file {path} is not UTF-8 text") from exc
+    return parse_policy_text(text, source=str(path))
+
+
+def parse_policy_text(text: str, source: str = "policy") -> Policy:
+    """Validate a policy document strictly (pydantic, extra keys forbidden, no type coercion)."""
+    from provisioner.settings.policy_model import (
+        policy_from_text,  # pydantic is heavy: only when a policy is given
+    )
+
+    return policy_from_text(text, source)

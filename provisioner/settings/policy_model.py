@@ -1,0 +1,147 @@
+"""Strict pydantic model of the policy file (imported only when ``--policy`` is used)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from provisioner.settings.cron import ScheduleError, min_interval_minutes, parse_schedule
+from provisioner.settings.policy import (
+    DEFAULT_POLICY,
+    HARD_MAX_EXPIRES_IN_DAYS,
+    HARD_MIN_EXPIRES_IN_DAYS,
+    HARD_MIN_INTERVAL_MINUTES,
+    MAX_INTERVAL_MINUTES,
+    InvalidPolicy,
+    Policy,
+)
+from provisioner.settings.strict_yaml import (
+    BOOL,
+    FLOAT,
+    INT,
+    NULL,
+    STR,
+    YamlError,
+    compose_strict,
+    kind_of,
+    line_of,
+)
+from provisioner.settings.timezones import time_zone_problem
+
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]{0,11})")
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class _Defaults(BaseModel):
+    model_config = _STRICT
+    enabled: bool = DEFAULT_POLICY.default_enabled
+    schedule: str = DEFAULT_POLICY.default_schedule
+    expiresInDays: int = DEFAULT_POLICY.default_expires_in_days
+    timeZone: str = DEFAULT_POLICY.default_time_zone
+
+
+class _Minimums(BaseModel):
+    model_config = _STRICT
+    expiresInDays: int = Field(
+        default=HARD_MIN_EXPIRES_IN_DAYS, ge=HARD_MIN_EXPIRES_IN_DAYS, le=HARD_MAX_EXPIRES_IN_DAYS
+    )
+    intervalMinutes: int = Field(
+        default=HARD_MIN_INTERVAL_MINUTES, ge=HARD_MIN_INTERVAL_MINUTES, le=MAX_INTERVAL_MINUTES
+    )
+
+
+class _PolicyFile(BaseModel):
+    model_config = _STRICT
+    defaults: _Defaults = _Defaults()
+    minimums: _Minimums = _Minimums()
+
+
+def policy_from_text(text: str, source: str) -> Policy:
+    try:
+        root = compose_strict(text, what=f"policy file {source}")
+    except YamlError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise InvalidPolicy(f"{exc.message}{where}") from exc
+    try:
+        # The node tree passed the strict checks; construct plain data with duplicate keys refused.
+        data = _construct(root) if root is not None else {}
+        model = _PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidPolicy(f"policy file {source} is invalid: {problems}") from exc
+    except ValueError as exc:
+        raise InvalidPolicy(f"policy file {source} is invalid: {exc}") from exc
+    d, m = model.defaults, model.minimums
+    policy = Policy(
+        default_enabled=d.enabled,
+        default_schedule=d.schedule.strip(" \t"),
+        default_expires_in_days=d.expiresInDays,
+        default_time_zone=d.timeZone,
+        min_expires_in_days=m.expiresInDays,
+        min_interval_minutes=m.intervalMinutes,
+    )
+    _check_consistent(policy, source)
+    return policy
+
+
+def _construct(node: Node) -> object:
+    """Plain Python data from a checked node tree; duplicate keys and ambiguous scalars are errors."""
+    if isinstance(node, MappingNode):
+        out: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, ScalarNode) and key_node.tag == STR):
+                raise ValueError(f"line {line_of(key_node)}: keys must be strings")
+            key = str(key_node.value)
+            if key in out:
+                raise ValueError(f"line {line_of(key_node)}: duplicate key {key!r}")
+            out[key] = _construct(value_node)
+        return out
+    if isinstance(node, SequenceNode):
+        return [_construct(item) for item in node.value]
+    assert isinstance(node, ScalarNode)
+    value = str(node.value)
+    if node.tag == BOOL:
+        if value.lower() not in ("true", "false"):
+            raise ValueError(f"line {line_of(node)}: {value!r} is a YAML 1.1 boolean; write true or false")
+        return value.lower() == "true"
+    if node.tag == INT:
+        if not _DECIMAL.fullmatch(value):
+            raise ValueError(f"line {line_of(node)}: {value!r} is not a plain decimal integer")
+        return int(value)
+    if node.tag == FLOAT:
+        return float("nan")  # any float: rejected by the strict int/str fields with a type error
+    if node.tag == NULL:
+        return None
+    if node.tag == STR:
+        return value
+    raise ValueError(f"line {line_of(node)}: {kind_of(node)} is not allowed in a policy file")
+
+
+def _check_consistent(policy: Policy, source: str) -> None:
+    problems: list[str] = []
+    if not policy.min_expires_in_days <= policy.default_expires_in_days <= policy.max_expires_in_days:
+        problems.append(
+            f"defaults.expiresInDays {policy.default_expires_in_days} is outside "
+            f"{policy.min_expires_in_days}..{policy.max_expires_in_days}"
+        )
+    try:
+        schedule = parse_schedule(policy.default_schedule)
+    except ScheduleError as exc:
+        problems.append(f"defaults.schedule {policy.default_schedule!r}: {exc}")
+    else:
+        interval = min_interval_minutes(schedule)
+        if interval is not None and interval < policy.min_interval_minutes:
+            problems.append(
+                f"defaults.schedule {policy.default_schedule!r} runs every {interval} minutes, more often "
+                f"than minimums.intervalMinutes ({policy.min_interval_minutes})"
+            )
+    zone_problem = time_zone_problem(policy.default_time_zone)
+    if zone_problem:
+        problems.append(f"defaults.timeZone {policy.default_time_zone!r}: {zone_problem}")
+    if problems:
+        raise InvalidPolicy(f"policy file {source} is invalid: " + "; ".join(problems))
