@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from provisioner.jenkins import job_path  # noqa: E402
 from provisioner.jenkins.http import HttpTarget  # noqa: E402
 from provisioner.jobs.reconcile import ReconcileRequest, reconcile_one  # noqa: E402
+from provisioner.jobs.render import render_folder_config  # noqa: E402
 from provisioner.settings.model import BackupSettings  # noqa: E402
 from tests.helpers.gitrepo import commit, make_repo  # noqa: E402
 
@@ -74,7 +75,7 @@ def settings(days: int) -> BackupSettings:
 
 
 def bench_library(url: str, runs: int) -> dict[str, dict[str, object]]:
-    target = HttpTarget(url, username=USER, token=TOKEN)
+    target = HttpTarget(url, folder_config=render_folder_config, username=USER, token=TOKEN)
     path = job_path("Create-registry-backup-bench", None)
     out: dict[str, dict[str, object]] = {}
 

@@ -17,7 +17,8 @@ import pygit2
 import yaml
 
 from provisioner.gitsource import read_values_from_git
-from provisioner.jobs.jobxml import diff_normalized, job_facts, normalize_config
+from provisioner.jenkins.configxml import job_facts
+from provisioner.jobs.jobxml import diff_normalized, normalize_config
 from provisioner.jobs.render import render_job_config
 from provisioner.settings.values import validate_values_text
 

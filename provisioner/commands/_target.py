@@ -90,6 +90,7 @@ def build_http_target(args: argparse.Namespace, *, pool_size: int = 10) -> HttpT
     from provisioner.jenkins.endpoint import check_jenkins_url
     from provisioner.jenkins.http import HttpTarget
     from provisioner.jenkins.retry import RetryPolicy
+    from provisioner.jobs.render import render_folder_config
 
     url = check_jenkins_url(args.jenkins_url, allow_public=args.allow_public_jenkins)
     if args.ca_bundle is not None and not args.ca_bundle.is_file():
@@ -99,6 +100,7 @@ def build_http_target(args: argparse.Namespace, *, pool_size: int = 10) -> HttpT
     user, token = credentials(args)
     return HttpTarget(
         url,
+        folder_config=render_folder_config,
         username=user,
         token=token,
         ca_bundle=args.ca_bundle,
@@ -114,6 +116,7 @@ def build_target(args: argparse.Namespace, *, pool_size: int = 10) -> HttpTarget
     """
     if getattr(args, "jenkins_home", None) is not None:
         from provisioner.jenkins.home import JenkinsHomeTarget
+        from provisioner.jobs.render import render_folder_config
 
-        return JenkinsHomeTarget(args.jenkins_home)
+        return JenkinsHomeTarget(args.jenkins_home, folder_config=render_folder_config)
     return build_http_target(args, pool_size=pool_size)

@@ -12,7 +12,7 @@ from provisioner.errors import JenkinsFailure
 from provisioner.fleet.file import FleetEntry
 from provisioner.fleet.report import OrphanOutcome
 from provisioner.jenkins.target import JobPath, LiveIndex
-from provisioner.jobs.jobxml import read_marker
+from provisioner.jobs.marker import read_marker
 
 if TYPE_CHECKING:
     from provisioner.fleet.run import FleetTarget

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 from provisioner.errors import JenkinsFailure
+from provisioner.jenkins.configxml import ConfigXmlError, job_facts, parse_config
 from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
-from provisioner.jobs.jobxml import ConfigXmlError, job_facts, parse_config
-from provisioner.jobs.render import render_folder_config
 
 CONFIG = "config.xml"
 
@@ -40,8 +40,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 class JenkinsHomeTarget:
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, folder_config: Callable[[str], str]) -> None:
         self._home = home
+        self._folder_config = folder_config  # config.xml of a folder to create, by its full name
 
     @property
     def label(self) -> str:
@@ -84,7 +85,7 @@ class JenkinsHomeTarget:
         for folder in folders if folders is not None else path.folder_paths():
             folder_file = self._item_dir(folder) / CONFIG
             if not folder_file.exists():
-                self._write(folder_file, render_folder_config("/".join(folder)))
+                self._write(folder_file, self._folder_config("/".join(folder)))
 
     def update_job(self, path: JobPath, config_xml: str) -> None:
         self._write(self._job_file(path), config_xml)

@@ -29,7 +29,6 @@ from provisioner.jenkins.retry import (
     with_retries,
 )
 from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
-from provisioner.jobs.render import render_folder_config
 
 XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 
@@ -55,6 +54,7 @@ class HttpTarget:
         self,
         url: str,
         *,
+        folder_config: Callable[[str], str],
         username: str | None = None,
         token: str | None = None,
         ca_bundle: Path | None = None,
@@ -62,6 +62,7 @@ class HttpTarget:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
     ) -> None:
+        self._folder_config = folder_config  # config.xml of a folder to create, by its full name
         import jenkins
         import requests.utils
         import urllib3
@@ -198,7 +199,7 @@ class HttpTarget:
         for folder in folders if folders is not None else path.folder_paths():
             full = "/".join(folder)
             try:
-                self._create_item(folder[:-1], folder[-1], render_folder_config(full))
+                self._create_item(folder[:-1], folder[-1], self._folder_config(full))
             except HttpStatusError as err:
                 if err.status == 400 and "already exists" in err.detail:
                     continue  # there already: fine (Jenkins checks the item kind on createItem below)

@@ -18,15 +18,10 @@ from __future__ import annotations
 import difflib
 import json
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from json.encoder import encode_basestring  # json.dumps(str, ensure_ascii=False), without its overhead
-from typing import Any
 
-from provisioner.jobs.render import APPLIED_PREFIX, FINGERPRINT_PREFIX, MANAGED_MARKER, fingerprint
-from provisioner.settings.model import BackupSettings
+from provisioner.jenkins.configxml import parse_config
 
-TIMER_TRIGGER = "hudson.triggers.TimerTrigger"
-PARAMS_PROPERTY = "hudson.model.ParametersDefinitionProperty"
 WORKFLOW_JOB = "flow-definition"
 
 # Element (tag, or class attribute for polymorphic fields) -> fields Jenkins writes with a default.
@@ -53,24 +48,6 @@ _DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 # Containers whose children keep their order (it is shown to users or is the value itself).
 _ORDERED = frozenset({"parameterDefinitions", "a", "string-array", "choices"})
-_MAX_CONFIG_CHARS = 5_000_000
-
-
-class ConfigXmlError(ValueError):
-    """Not a config.xml this tool can read (malformed, DOCTYPE, too large)."""
-
-
-def parse_config(xml: str | bytes) -> ET.Element:
-    """Parse config.xml text; refuses DTDs/entities (no entity expansion from a server's answer)."""
-    data = xml.encode("utf-8") if isinstance(xml, str) else xml
-    if len(data) > _MAX_CONFIG_CHARS:
-        raise ConfigXmlError(f"config.xml is too large ({len(data)} bytes)")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise ConfigXmlError("config.xml with a DOCTYPE or entity declarations is refused")
-    try:
-        return ET.fromstring(data)  # noqa: S314 - no DTD, so no entity expansion
-    except ET.ParseError as exc:
-        raise ConfigXmlError(f"malformed config.xml: {exc}") from exc
 
 
 def _key(elem: ET.Element) -> str:
@@ -115,98 +92,4 @@ def diff_normalized(old: str, new: str, *, old_label: str = "live", new_label: s
         difflib.unified_diff(
             old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=old_label, tofile=new_label
         )
-    )
-
-
-@dataclass(frozen=True)
-class JobFacts:
-    """What read-back verification checks: the trigger spec(s), parameters and the disabled flag."""
-
-    root: str
-    disabled: bool
-    trigger_specs: tuple[str, ...]
-    parameters: tuple[tuple[str, str], ...]  # (name, default) in order
-    description: str
-
-
-def job_facts(xml: str | bytes) -> JobFacts:
-    root = parse_config(xml)
-    params: list[tuple[str, str]] = []
-    for prop in root.iter(PARAMS_PROPERTY):
-        for definition in prop.iter():
-            if definition.tag.endswith("ParameterDefinition"):
-                params.append((definition.findtext("name") or "", definition.findtext("defaultValue") or ""))
-    return JobFacts(
-        root=root.tag,
-        disabled=(root.findtext("disabled") or "false").strip() == "true",
-        trigger_specs=tuple(t.findtext("spec") or "" for t in root.iter(TIMER_TRIGGER)),
-        parameters=tuple(params),
-        description=root.findtext("description") or "",
-    )
-
-
-@dataclass(frozen=True)
-class AppliedMarker:
-    """What the provisioner recorded in the description when it last applied the job."""
-
-    managed: bool  # the description carries our "managed by" line
-    valid: bool  # the applied-settings record parses and matches its fingerprint
-    registry: str | None = None
-    job: str | None = None
-    path: str | None = None
-    commit: str | None = None
-    author: dict[str, str] | None = None
-    settings: BackupSettings | None = None
-    template: str | None = None
-
-
-def _settings_from_json(data: Any) -> BackupSettings | None:
-    if not isinstance(data, dict):
-        return None
-    enabled, schedule = data.get("enabled"), data.get("schedule")
-    days, zone = data.get("expiresInDays"), data.get("timeZone")
-    if not (isinstance(enabled, bool) and isinstance(schedule, str) and isinstance(zone, str)):
-        return None
-    if not isinstance(days, int) or isinstance(days, bool):
-        return None
-    return BackupSettings(enabled=enabled, schedule=schedule, expires_in_days=days, time_zone=zone)
-
-
-def _optional_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def read_marker(description: str) -> AppliedMarker:
-    """Parse the managed marker and the applied-settings record back from a job description."""
-    lines = description.splitlines()
-    if not lines or not lines[0].startswith(MANAGED_MARKER):
-        return AppliedMarker(managed=False, valid=False)
-    # The record is written last; earlier lines hold free text (author names) and are not trusted.
-    applied = [line for line in lines if line.startswith(APPLIED_PREFIX)]
-    prints = [line for line in lines if line.startswith(FINGERPRINT_PREFIX)]
-    if not applied or not prints or lines[-1] != applied[-1]:
-        return AppliedMarker(managed=True, valid=False)
-    try:
-        record = json.loads(applied[-1][len(APPLIED_PREFIX) :])
-    except ValueError:
-        return AppliedMarker(managed=True, valid=False)
-    if not isinstance(record, dict):
-        return AppliedMarker(managed=True, valid=False)
-    settings = _settings_from_json(record.get("settings"))
-    if settings is None or prints[-1] != FINGERPRINT_PREFIX + fingerprint(settings):
-        return AppliedMarker(managed=True, valid=False)
-    author = record.get("author")
-    author_json = None
-    if isinstance(author, dict) and all(isinstance(author.get(k), str) for k in ("name", "email")):
-        author_json = {"name": str(author["name"]), "email": str(author["email"])}
-    return AppliedMarker(
-        managed=True,
-        valid=True,
-        registry=_optional_str(record.get("registry")),
-        job=_optional_str(record.get("job")),
-        path=_optional_str(record.get("path")),
-        commit=_optional_str(record.get("commit")),
-        author=author_json,
-        settings=settings,
-        template=_optional_str(record.get("template")),
     )

@@ -16,15 +16,10 @@ from typing import Literal
 
 from provisioner.errors import JenkinsFailure
 from provisioner.gitsource import Author, ValuesSource
+from provisioner.jenkins.configxml import ConfigXmlError, job_facts
 from provisioner.jenkins.target import JobPath, JobTarget
-from provisioner.jobs.jobxml import (
-    AppliedMarker,
-    ConfigXmlError,
-    diff_normalized,
-    job_facts,
-    normalize_config,
-    read_marker,
-)
+from provisioner.jobs.jobxml import diff_normalized, normalize_config
+from provisioner.jobs.marker import AppliedMarker, read_marker
 from provisioner.jobs.render import render_job_config, template_version
 from provisioner.settings.model import BackupSettings
 

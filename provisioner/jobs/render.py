@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import re
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provisioner.errors import ProvisionerError
+from provisioner.jobs.marker import job_description
 
 if TYPE_CHECKING:
     import jinja2
@@ -31,15 +31,10 @@ FOLDER_TEMPLATE = "folder.xml.j2"
 SCRIPT_TEMPLATE = "pipeline-script.groovy.j2"
 TEMPLATE_FILES = (JOB_TEMPLATE, FOLDER_TEMPLATE, SCRIPT_TEMPLATE)
 
-MANAGED_MARKER = "Managed by registry-backup-provisioner"
-FINGERPRINT_PREFIX = "provisioner-fingerprint: "
-APPLIED_PREFIX = "provisioner-applied: "
 JOB_NAME_PREFIX = "Create-registry-backup-"
 PARAM_REGISTRY = "REGISTRY_NAME"
 PARAM_EXPIRES = "EXPIRES_IN_HOURS"
-MARKER_VERSION = 1
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Characters XML 1.0 cannot carry at all, even escaped (Jenkins would answer 500).
 _NOT_XML = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -134,59 +129,8 @@ def default_job_name(registry: str) -> str:
     return f"{JOB_NAME_PREFIX}{registry}"
 
 
-def fingerprint(settings: BackupSettings) -> str:
-    """``sha256:<hex>`` of the settings' canonical JSON: what the job was applied from."""
-    canonical = json.dumps(settings.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _one_line(text: str) -> str:
-    """For the human-readable description lines: no line breaks or control characters."""
-    return _CONTROL.sub(" ", text)
-
-
 def _xml_safe(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
-
-
-def applied_marker(
-    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None
-) -> dict[str, object]:
-    """The machine-readable record of what was applied, kept on the description's last line."""
-    author = source.author if source is not None else None
-    return {
-        "v": MARKER_VERSION,
-        "registry": registry,
-        "job": job_full_name,
-        "path": source.path if source is not None else None,
-        "commit": source.commit if source is not None else None,
-        "author": author.to_json() if author is not None else None,
-        "settings": settings.to_json(),
-        "template": template_version(),
-    }
-
-
-def job_description(
-    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None
-) -> str:
-    marker = applied_marker(settings, registry=registry, job_full_name=job_full_name, source=source)
-    lines = [
-        f"{MANAGED_MARKER} (do not edit in Jenkins: change global.registryBackup in the registry's "
-        "values.yaml and let the pipeline apply it; edits made here are reverted).",
-        f"Registry: {_one_line(registry)}",
-    ]
-    if source is not None and source.commit is not None:
-        who = "unknown author"
-        if source.author is not None:
-            who = f"{_one_line(source.author.name)} <{_one_line(source.author.email)}>"
-        lines.append(f"Source: {_one_line(source.path)} at commit {source.commit} by {who}")
-    elif source is not None:
-        lines.append(f"Source: {_one_line(source.path)} (not from git)")
-    lines.append(FINGERPRINT_PREFIX + fingerprint(settings))
-    lines.append(
-        APPLIED_PREFIX + json.dumps(marker, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    )
-    return "\n".join(lines)
 
 
 def spec_text(settings: BackupSettings) -> str:
@@ -215,7 +159,9 @@ def render_job_config(
             "Retention of the backup in hours (24 x global.registryBackup.expiresInDays).",
         ),
     ]
-    description = job_description(settings, registry=registry, job_full_name=job_full_name, source=source)
+    description = job_description(
+        settings, registry=registry, job_full_name=job_full_name, source=source, template=template_version()
+    )
     text = (
         environment()
         .get_template(JOB_TEMPLATE)
@@ -243,7 +189,7 @@ def render_folder_config(folder_full_name: str) -> str:
 
 
 def _check_xml(text: str, name: str) -> None:
-    from provisioner.jobs.jobxml import ConfigXmlError, parse_config
+    from provisioner.jenkins.configxml import ConfigXmlError, parse_config
 
     try:
         parse_config(text)

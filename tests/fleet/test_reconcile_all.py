@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.jobs.jobxml import job_facts
+from provisioner.jenkins.configxml import job_facts
 from tests.helpers.cli import VALUES_PATH, values_yaml
 from tests.helpers.fleet import Run, write_fleet
 from tests.helpers.gitrepo import commit

@@ -11,7 +11,7 @@ from provisioner.errors import JenkinsFailure, UsageError
 from provisioner.jenkins import JenkinsHomeTarget, RetryPolicy, check_jenkins_url, is_private_host, job_path
 from provisioner.jenkins.http import HttpTarget
 from provisioner.jobs.reconcile import ReconcileRequest, reconcile_one
-from provisioner.jobs.render import default_job_name
+from provisioner.jobs.render import default_job_name, render_folder_config
 from provisioner.settings.model import BackupSettings
 from tests.helpers.cli import TOKEN, USER
 from tests.jenkins_emulator import JenkinsEmulator
@@ -89,7 +89,9 @@ def test_bad_folder_names() -> None:
 
 def test_shared_target_across_threads_fetches_one_crumb() -> None:
     with JenkinsEmulator(users={"admin": "pw"}) as jenkins:
-        target = HttpTarget(jenkins.url, username="admin", token="pw", retry=NO_WAIT)
+        target = HttpTarget(
+            jenkins.url, folder_config=render_folder_config, username="admin", token="pw", retry=NO_WAIT
+        )
         registries = [f"reg-{i}" for i in range(8)]
         results: dict[str, str] = {}
         errors: list[BaseException] = []
@@ -117,6 +119,7 @@ def test_4xx_is_not_retried_and_5xx_is() -> None:
     with JenkinsEmulator(users={USER: "x"}, api_tokens={USER: TOKEN}) as jenkins:
         target = HttpTarget(
             jenkins.url,
+            folder_config=render_folder_config,
             username=USER,
             token=TOKEN,
             retry=RetryPolicy(attempts=4, base_delay=0.5, max_delay=1.0),
@@ -134,29 +137,31 @@ def test_4xx_is_not_retried_and_5xx_is() -> None:
 def test_tls_verification_is_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    target = HttpTarget("https://127.0.0.1:9/", retry=NO_WAIT)
+    target = HttpTarget("https://127.0.0.1:9/", folder_config=render_folder_config, retry=NO_WAIT)
     assert target._client._session.verify is True
     assert target._client._session.trust_env is False  # environment read once, at construction
     assert target._pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"  # the pool that sends
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "env-ca.pem"))
-    from_env = HttpTarget("https://127.0.0.1:9/")
+    from_env = HttpTarget("https://127.0.0.1:9/", folder_config=render_folder_config)
     assert from_env._client._session.verify == str(tmp_path / "env-ca.pem")
     assert from_env._pool.connection_pool_kw["ca_certs"] == str(tmp_path / "env-ca.pem")
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
-    with_bundle = HttpTarget("https://127.0.0.1:9/", ca_bundle=bundle)
+    with_bundle = HttpTarget("https://127.0.0.1:9/", folder_config=render_folder_config, ca_bundle=bundle)
     assert with_bundle._client._session.verify == str(bundle)
     assert with_bundle._pool.connection_pool_kw["ca_certs"] == str(bundle)
 
 
 def test_pythonhttpsverify_cannot_turn_verification_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONHTTPSVERIFY", "0")
-    assert HttpTarget("https://127.0.0.1:9/")._client._session.verify not in (False, None, "")
+    assert HttpTarget(
+        "https://127.0.0.1:9/", folder_config=render_folder_config
+    )._client._session.verify not in (False, None, "")
 
 
 def test_jenkins_home_target_layout_and_atomicity(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    target = JenkinsHomeTarget(home)
+    target = JenkinsHomeTarget(home, folder_config=render_folder_config)
     path = job_path("job", "a/b")
     assert target.read_job(path) is None
     assert reconcile_one(target, request("reg-a", folder="a/b")).action == "created"
@@ -167,6 +172,6 @@ def test_jenkins_home_target_layout_and_atomicity(tmp_path: Path) -> None:
 
 
 def test_dry_run_on_jenkins_home_writes_nothing(tmp_path: Path) -> None:
-    target = JenkinsHomeTarget(tmp_path / "home")
+    target = JenkinsHomeTarget(tmp_path / "home", folder_config=render_folder_config)
     result = reconcile_one(target, request("reg-a", dry_run=True))
     assert result.action == "created" and result.diff and not (tmp_path / "home").exists()

@@ -15,6 +15,7 @@ import pytest
 from provisioner.errors import JenkinsFailure
 from provisioner.jenkins import RetryPolicy, job_path
 from provisioner.jenkins.http import HttpTarget
+from provisioner.jobs.render import render_folder_config
 
 OPENSSL = shutil.which("openssl")
 NO_WAIT = RetryPolicy(attempts=2, base_delay=0.0, timeout=5)
@@ -59,9 +60,14 @@ def test_unknown_ca_is_refused(https_url: tuple[str, Path], monkeypatch: pytest.
     monkeypatch.setenv("PYTHONHTTPSVERIFY", "0")  # python-jenkins would turn verification off; we do not
     url, _cert = https_url
     with pytest.raises(JenkinsFailure, match=r"TLS verification failed.*--ca-bundle"):
-        HttpTarget(url, retry=NO_WAIT).read_job(job_path("j", None))
+        HttpTarget(url, folder_config=render_folder_config, retry=NO_WAIT).read_job(job_path("j", None))
 
 
 def test_ca_bundle_is_trusted(https_url: tuple[str, Path]) -> None:
     url, cert = https_url
-    assert HttpTarget(url, ca_bundle=cert, retry=NO_WAIT).read_job(job_path("j", None)) is None  # 404
+    assert (
+        HttpTarget(url, folder_config=render_folder_config, ca_bundle=cert, retry=NO_WAIT).read_job(
+            job_path("j", None)
+        )
+        is None
+    )  # 404

@@ -54,7 +54,7 @@ def test_golden(case: str) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden_spec_is_valid_jenkins_cron(case: str) -> None:
-    from provisioner.jobs.jobxml import job_facts
+    from provisioner.jenkins.configxml import job_facts
 
     (spec,) = job_facts((GOLDEN / case / "config.xml").read_text(encoding="utf-8")).trigger_specs
     assert spec.startswith("TZ=") and "@" not in spec and "H" not in spec

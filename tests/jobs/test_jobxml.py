@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.jobs.jobxml import (
-    ConfigXmlError,
-    diff_normalized,
-    normalize_config,
-    parse_config,
-    read_marker,
-)
+from provisioner.jenkins.configxml import ConfigXmlError, parse_config
+from provisioner.jobs.jobxml import diff_normalized, normalize_config
+from provisioner.jobs.marker import read_marker
 from provisioner.jobs.render import render_job_config
 from provisioner.settings.model import BackupSettings
 from tests.jenkins_emulator import xmlconfig
@@ -98,7 +94,7 @@ def test_unreadable_config_is_refused(bad: str) -> None:
 
 
 def test_marker_tampering_is_not_trusted() -> None:
-    from provisioner.jobs.jobxml import job_facts
+    from provisioner.jenkins.configxml import job_facts
 
     description = job_facts(rendered()).description
     assert read_marker(description).valid

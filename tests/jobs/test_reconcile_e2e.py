@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.jobs.jobxml import job_facts, normalize_config
+from provisioner.jenkins.configxml import job_facts
+from provisioner.jobs.jobxml import normalize_config
 from tests.helpers.cli import TOKEN, USER, VALUES_PATH, CliRun, values_yaml
 from tests.helpers.gitrepo import commit, git
 from tests.jenkins_emulator import JenkinsEmulator

@@ -9,11 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner.gitsource import Author, ValuesSource
-from provisioner.jobs.jobxml import job_facts, normalize_config, read_marker
+from provisioner.jenkins.configxml import job_facts
+from provisioner.jobs.jobxml import normalize_config
+from provisioner.jobs.marker import fingerprint, read_marker
 from provisioner.jobs.render import (
     TemplateError,
     environment,
-    fingerprint,
     render_folder_config,
     render_job_config,
     templates_dir,
@@ -55,7 +56,7 @@ def test_any_author_text_renders_parseable_xml_with_a_valid_marker(name: str, em
 
 def test_script_has_only_single_quoted_sh_and_no_values() -> None:
     xml = render(None, registry="reg-zz")
-    from provisioner.jobs.jobxml import parse_config
+    from provisioner.jenkins.configxml import parse_config
 
     script = parse_config(xml).findtext("definition/script") or ""
     assert "sh 'backup-registry run'" in script
