@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from provisioner import __version__
 from provisioner.backup import inputs
 from provisioner.backup.errors import BackupFailed, InvalidInput
 from provisioner.backup.logs import LOG, configure_logging
+from provisioner.backup.request import Request
 from provisioner.errors import ExitCode, ProvisionerError
 
 __all__ = ["build_parser", "main"]
@@ -89,27 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     common(prn)
     prn.add_argument("--now", help="fixed clock (ISO 8601 with zone)")
     return parser
-
-
-@dataclass(frozen=True)
-class Request:
-    """Every input, validated and typed."""
-
-    command: str
-    registry: str
-    backend: str
-    store: Path | None = None
-    restic_repo: str | None = None
-    namespace: str | None = None
-    lock_timeout: float = 300.0
-    hours: int | None = None
-    dirs: tuple[Path, ...] = ()
-    databases: tuple[str, ...] = ()
-    prune: bool = True
-    verify: bool = True
-    now: datetime | None = None
-    backup_id: str | None = None
-    output: str = "text"
 
 
 def parse_now(value: str, argument: str = "--now") -> datetime:

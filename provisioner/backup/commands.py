@@ -10,11 +10,11 @@ from provisioner.backup.archive import PgDumpSource
 from provisioner.backup.backends.archive import ArchiveBackend
 from provisioner.backup.backends.restic import ResticBackend
 from provisioner.backup.backends.velero import VeleroBackend
-from provisioner.backup.cli import Request
 from provisioner.backup.errors import BackupFailed
 from provisioner.backup.logs import LOG
 from provisioner.backup.outcome import ListedBackup, RunOutcome
 from provisioner.backup.procs import LIBPQ_ENV, child_env, resolve_tool
+from provisioner.backup.request import Request
 from provisioner.backup.store import new_backup_id
 
 __all__ = ["execute"]
