@@ -5,7 +5,9 @@
 The rules:
 
 * a setting present in the current file replaces the incoming one, formatting, quoting and the
-  comments on its own lines included (round-trip YAML with ruamel.yaml);
+  comments on its own lines included (round-trip YAML with ruamel.yaml); when both files write
+  ``registryBackup`` as a block mapping it is merged entry by entry instead, so the incoming file's
+  comment lines inside it stay and only the lines of values that differ change;
 * a setting absent in the current file is removed from the incoming file (defaults applied before,
   so they must apply after: a default in the new chart must not silently change the backups);
 * an invalid current setting is carried over unchanged, with a warning;
@@ -38,11 +40,14 @@ from provisioner.upgrade.roundtrip import (
     dump_like,
     keep_anchors,
     make_yaml,
+    merge_entries,
+    mergeable,
     remove_entry,
     take_rest,
 )
 
 CARRIED_KEYS = ("timeZone", "registryBackup")
+_STR = "tag:yaml.org,2002:str"
 _FIXED_NOW = datetime(2026, 1, 1, tzinfo=UTC)  # DST warnings are not compared; any instant will do
 
 
@@ -134,6 +139,22 @@ def _same(a: Node, b: Node, memo: set[tuple[int, int]] | None = None) -> bool:
     )
 
 
+def _entry_plan(cur: Node, inc: Node) -> tuple[list[str], list[str]] | None:
+    """(keys to rewrite, keys to drop) to merge two block mappings of plain string keys; else None.
+
+    Key order is not meaning: a mapping with the same entries in another order needs nothing.
+    """
+    if not (isinstance(cur, MappingNode) and isinstance(inc, MappingNode)):
+        return None
+    if cur.flow_style or inc.flow_style:  # a one-line mapping is replaced whole
+        return None
+    if not all(isinstance(k, ScalarNode) and k.tag == _STR for k, _ in [*cur.value, *inc.value]):
+        return None  # merge keys (<<) and odd keys: the mapping is replaced whole
+    cur_entries, inc_entries = _entries(cur), _entries(inc)
+    rewrite = [k for k, v in cur_entries.items() if not (k in inc_entries and _same(v, inc_entries[k]))]
+    return rewrite, [k for k in inc_entries if k not in cur_entries]
+
+
 def _without_carried(root: Node | None) -> Node | None:
     """A shallow copy of the tree with global.timeZone/registryBackup dropped (for comparison)."""
     if not isinstance(root, MappingNode):
@@ -203,10 +224,20 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
             "(an upgrade never changes a registry's backups); fix it in values.yaml"
         )
 
+    plans = {
+        k: plan
+        for k in CARRIED_KEYS
+        if k in cur_entries
+        and k in inc_entries
+        and (plan := _entry_plan(cur_entries[k], inc_entries[k])) is not None
+    }
     to_carry = [
         k
         for k in CARRIED_KEYS
-        if k in cur_entries and not (k in inc_entries and _same(cur_entries[k], inc_entries[k]))
+        if k in cur_entries
+        and (
+            any(plans[k]) if k in plans else not (k in inc_entries and _same(cur_entries[k], inc_entries[k]))
+        )
     ]
     to_remove = [k for k in CARRIED_KEYS if k not in cur_entries and k in inc_entries]
 
@@ -228,8 +259,15 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
     for key in to_remove:
         remove_entry(inc_global, key)
     for key in CARRIED_KEYS:  # in this order, so registryBackup lands after timeZone when added
-        if key in to_carry:
-            carry_entry(cur_data["global"], inc_global, key)
+        if key not in to_carry:
+            continue
+        cur_value = cur_data["global"][key]
+        if key in plans and mergeable(cur_value, inc_global[key]):
+            merge_entries(cur_value, inc_global[key], *plans[key])
+            continue
+        keys = list(inc_global)
+        after = "timeZone" if key == "registryBackup" and "timeZone" in keys else (keys[-1] if keys else None)
+        carry_entry(cur_data["global"], inc_global, key, after=after)
     if end_comments and len(inc_global):
         append_rest(inc_global, list(inc_global)[-1], end_comments)
     text = dump_like(inc_data, incoming)

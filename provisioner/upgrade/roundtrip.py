@@ -105,8 +105,11 @@ def append_rest(parent: Any, key: Any, rest: str) -> None:
     _set_tail(slot, eol, old + rest, column)
 
 
-def carry_entry(cur_global: Any, inc_global: Any, key: str) -> None:
-    """Replace (or add) ``key`` in the incoming global with the current one, comments sorted out."""
+def carry_entry(cur_global: Any, inc_global: Any, key: str, after: Any = None) -> None:
+    """Replace ``key`` in the incoming mapping with the current one, comments sorted out.
+
+    A key the incoming mapping lacks is added after the entry ``after`` (first when None).
+    """
     keys = list(inc_global)
     if key in inc_global:
         rest = take_rest(inc_global, key)
@@ -115,11 +118,6 @@ def carry_entry(cur_global: Any, inc_global: Any, key: str) -> None:
         del inc_global[key]
         inc_global.ca.items.pop(key, None)
     else:
-        after = (
-            "timeZone"
-            if key == "registryBackup" and "timeZone" in inc_global
-            else (keys[-1] if keys else None)
-        )
         rest = take_rest(inc_global, after) if after is not None else ""
         position = keys.index(after) + 1 if after is not None else 0
         pre = None
@@ -134,6 +132,33 @@ def carry_entry(cur_global: Any, inc_global: Any, key: str) -> None:
     slot = _tail_slot(inc_global, key)
     eol, _current_rest, column = _split(slot[0][slot[1]])
     _set_tail(slot, eol, rest, column)
+
+
+def mergeable(cur: Any, inc: Any) -> bool:
+    """Both block mappings that can be merged entry by entry in place (no merge keys, no anchor on
+    the incoming one: an alias elsewhere would see the change)."""
+    return (
+        _is_block(cur)
+        and _is_block(inc)
+        and isinstance(cur, CommentedMap)
+        and isinstance(inc, CommentedMap)
+        and not cur.merge
+        and not inc.merge
+        and inc.anchor.value is None
+    )
+
+
+def merge_entries(cur: Any, inc: Any, rewrite: list[str], drop: list[str]) -> None:
+    """Make the incoming mapping hold the current one's entries: those in ``rewrite`` are carried
+    (replaced in place, or added after their predecessor in the current mapping), those in ``drop``
+    removed; every other line, the comment lines above and between entries included, stays."""
+    previous = None
+    for key in cur:
+        if key in rewrite:
+            carry_entry(cur, inc, key, after=previous)
+        previous = key
+    for key in drop:  # after the additions, so the mapping never becomes empty on the way
+        remove_entry(inc, key)
 
 
 def _to_flow(value: Any) -> None:

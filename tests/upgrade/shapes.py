@@ -115,6 +115,18 @@ registry:
 ...
 """,
     "empty": "",
+    "comments-inside-registry-backup": """\
+global:
+  timeZone: UTC
+  registryBackup:
+    # set in the admin console
+    enabled: false
+    # unix cron
+    schedule: "30 19 * * *"   # kept: the same value
+    # dropped in 2.0
+    retries: 3
+  imageRegistry: registry.example.internal
+""",
 }
 
 

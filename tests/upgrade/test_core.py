@@ -59,7 +59,7 @@ def test_idempotent_byte_for_byte(shape: str) -> None:
 def test_current_formatting_and_comments_travel_with_the_settings() -> None:
     out = upgrade_values_text(CURRENT, INCOMING["key-order-changed"]).text
     assert '    schedule: "30 19 * * *"   # unix cron, 5 fields, in global.timeZone\n' in out
-    assert "# defaults of the new chart" not in out  # was inside the replaced mapping
+    assert "    # defaults of the new chart\n    expiresInDays: 7 " in out  # the incoming file's line
     assert "  # the zone of every schedule\n  timeZone: Europe/Kiev\n" in out  # comment above stays
     assert "  newFeature: true   # added in 2.0\n" in out
 
@@ -243,3 +243,54 @@ def test_every_setting_invalid_and_moved_around() -> None:
     assert len(result.warnings) == 4
     assert _view(result.text) == _view(current)
     assert "    expireInDays: 14\n" in result.text and "  timeZone: Europe/kyiv\n" in result.text
+
+
+COMMENTED = """\
+# Helm values of registry 2.0
+global:
+  timeZone: Europe/Kiev
+  registryBackup:
+    # set in the admin console
+    enabled: false
+    # unix cron, in global.timeZone
+    schedule: "30 19 * * *"
+    expiresInDays: 7   # days
+  imageRegistry: registry.example.internal
+"""
+
+
+def test_comment_lines_inside_registry_backup_stay_and_only_differing_values_change() -> None:
+    result = upgrade_values_text(CURRENT, COMMENTED)
+    assert result.text == COMMENTED.replace("    enabled: false\n", "    enabled: true\n")
+    assert result.changed == ("global.registryBackup",)
+    assert upgrade_values_text(CURRENT, result.text).unchanged
+
+
+def test_registry_backup_keys_missing_on_one_side_are_added_or_removed_around_the_comments() -> None:
+    current = (
+        "global:\n  registryBackup:\n    enabled: true\n"
+        '    schedule: "30 19 * * *"   # nightly\n    expiresInDays: 7\n'
+    )
+    incoming = (
+        "global:\n  registryBackup:\n    # set in the admin console\n    enabled: true\n"
+        "    # how long backups are kept\n    expiresInDays: 30\n    # removed in 2.1\n    retries: 3\n"
+        "  # the image registry\n  imageRegistry: r\n"
+    )
+    result = upgrade_values_text(current, incoming)
+    assert result.text == (
+        "global:\n  registryBackup:\n    # set in the admin console\n    enabled: true\n"
+        '    schedule: "30 19 * * *"   # nightly\n'
+        "    # how long backups are kept\n    expiresInDays: 7\n    # removed in 2.1\n"
+        "  # the image registry\n  imageRegistry: r\n"
+    )
+    assert _view(result.text) == _view(current)
+    assert upgrade_values_text(current, result.text).unchanged
+
+
+def test_registry_backup_in_another_key_order_with_the_same_values_is_unchanged() -> None:
+    incoming = CURRENT.replace(
+        "    enabled: true\n    schedule:", "    # set in the admin console\n    schedule:"
+    ).replace("    expiresInDays: 7 ", "    enabled: true\n    expiresInDays: 7 ")
+    assert incoming != CURRENT
+    result = upgrade_values_text(CURRENT, incoming)
+    assert result.text == incoming and result.unchanged and result.changed == ()
