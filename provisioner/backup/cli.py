@@ -139,8 +139,13 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
     elif args.store is not None:
         raise InvalidInput("--store", "only the archive backend uses a store")
     if backend == "restic":
-        repo = args.restic_repo if args.restic_repo is not None else environ.get("RESTIC_REPOSITORY")
-        fields["restic_repo"] = inputs.check_restic_repo(repo)
+        if args.restic_repo is not None:
+            fields["restic_repo"] = inputs.check_restic_repo(args.restic_repo, "--restic-repo")
+        else:
+            fields["restic_repo"] = inputs.check_restic_repo(
+                environ.get("RESTIC_REPOSITORY"),
+                "RESTIC_REPOSITORY" if environ.get("RESTIC_REPOSITORY") else "--restic-repo",
+            )
         pw_file = environ.get("RESTIC_PASSWORD_FILE")
         if pw_file is not None:
             inputs.check_password_file(pw_file, "RESTIC_PASSWORD_FILE")

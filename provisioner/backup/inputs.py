@@ -40,10 +40,24 @@ _PATH_PUNCT = "._-+/@,:=%~"  # plus "_" (see _PATH_CHARS)
 _PATH_CHARS = re.compile(r"[A-Za-z0-9 ._+/@,:=%~_-]+", re.ASCII)
 
 
+_RESTIC_BACKENDS = frozenset({"local", "sftp", "rest", "s3", "azure", "gs", "b2", "swift", "rclone"})
+
+
 def _show(value: str) -> str:
     """A bounded, escaped rendering of a hostile value for error messages and logs."""
     shown = ascii(value[:60])
     return shown + ("..." if len(value) > 60 else "")
+
+
+def _masked(value: str) -> str:
+    """How a rejected value that may hold a credential is named: never any of its text.
+
+    A restic repository URL can carry a password (``rest:https://user:password@host/``); only its
+    backend (when it is one restic knows) and its length are shown.
+    """
+    backend, colon, _ = value.partition(":")
+    kind = f"the {backend}: repository" if colon and backend in _RESTIC_BACKENDS else "the value"
+    return f"{kind} ({len(value)} characters; not shown, it may hold a password)"
 
 
 def check_registry(value: str | None, argument: str = "--registry") -> str:
@@ -98,18 +112,24 @@ def check_pg_database(value: str, argument: str = "--pg-database") -> str:
     return value
 
 
-def _check_path_text(value: str, argument: str) -> None:
-    """Paths may hold only a conservative set of characters: no shell or control characters at all."""
+def _check_path_text(value: str, argument: str, *, secret: bool = False) -> None:
+    """Paths may hold only a conservative set of characters: no shell or control characters at all.
+
+    ``secret``: the value may hold a credential, so messages name it without echoing it.
+    """
+    shown = _masked(value) if secret else _show(value)
     if value == "":
         raise InvalidInput(argument, "empty path")
     if len(value) > _MAX_PATH:
         raise InvalidInput(argument, f"path longer than {_MAX_PATH} characters")
     if value.startswith("-"):
-        raise InvalidInput(argument, f"{_show(value)} starts with '-'")
+        raise InvalidInput(argument, f"{shown} starts with '-'")
     if not _PATH_CHARS.fullmatch(value):
+        bad = next(i for i, c in enumerate(value) if not _PATH_CHARS.fullmatch(c))
         raise InvalidInput(
             argument,
-            f"{_show(value)} may contain only ASCII letters, digits, space, '_' and {_PATH_PUNCT}",
+            f"{shown}: character {bad + 1} is not allowed; it may contain only ASCII letters, digits, "
+            f"space, '_' and {_PATH_PUNCT}",
         )
 
 
@@ -151,10 +171,14 @@ def check_source_dir(value: str, argument: str = "--source") -> Path:
 
 
 def check_restic_repo(value: str | None, argument: str = "--restic-repo") -> str:
-    """A restic repository location; passed to restic through RESTIC_REPOSITORY, never argv."""
+    """A restic repository location; passed to restic through RESTIC_REPOSITORY, never argv.
+
+    ``argument`` names where the value came from (the flag or the environment variable); a rejected
+    value is never echoed, since a repository URL may carry a password.
+    """
     if value is None or value == "":
         raise InvalidInput(argument, "missing (give --restic-repo or set RESTIC_REPOSITORY)")
-    _check_path_text(value, argument)
+    _check_path_text(value, argument, secret=True)
     if ":" not in value.split("/", 1)[0]:  # a local path: resolve it
         return os.path.realpath(value)
     return value

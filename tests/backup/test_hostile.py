@@ -279,3 +279,33 @@ def test_script_with_hostile_environment_runs_nothing(tmp_path: Path) -> None:
         assert _listing(tmp_path) == before
         assert not (tmp_path / "x").exists()
         assert not (tmp_path / "backups").exists()
+
+
+_SECRET = "s3cr3t-Pa55w0rd"
+_REPOS_WITH_A_PASSWORD = [
+    f"rest:https://backup:{_SECRET}@backup.example:8000/demo!",  # '!' is not allowed
+    f"rest:https://backup:{_SECRET}@backup.example/$(id)",
+    f"s3:https://backup:{_SECRET}@s3.example/bucket\ntouch x",
+    f"sftp:backup:{_SECRET}@host.example:/srv/\u0667",
+    f"-o=rest:https://backup:{_SECRET}@backup.example/",  # starts with '-'
+    f"rest:https://backup:{_SECRET}@backup.example/{'x' * 5000}",  # too long
+]
+
+
+@pytest.mark.parametrize("value", _REPOS_WITH_A_PASSWORD, ids=range(len(_REPOS_WITH_A_PASSWORD)))
+@pytest.mark.parametrize("via", ["--restic-repo", "RESTIC_REPOSITORY"])
+def test_rejected_restic_repo_is_masked_and_named_by_where_it_came_from(
+    value: str, via: str, sandbox: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A repository URL may hold a password: a rejected one is never echoed, in the message or the log."""
+    monkeypatch.setenv("RESTIC_PASSWORD", "pw")
+    argv = ["list", "--registry", "demo", "--backend", "restic"]
+    if via == "--restic-repo":
+        argv.append(f"--restic-repo={value}")
+    else:
+        monkeypatch.setenv("RESTIC_REPOSITORY", value)
+    code, err = _run(argv, capsys)
+    assert code == 1, err
+    assert f"error: invalid {via}: " in err
+    for part in (_SECRET, "Pa55", "backup.example", "s3.example", "host.example"):
+        assert part not in err, err
