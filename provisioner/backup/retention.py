@@ -92,12 +92,22 @@ def cleanup_leftovers(folder: Path, registry: str) -> list[str]:
     removed: list[str] = []
     fd = _open_folder(folder)
     try:
-        for tomb in scan.tombstones:
-            backup_id = tomb[len(TOMBSTONE_PREFIX) : -len(METADATA_SUFFIX)]
-            archive = backup_id + ARCHIVE_SUFFIX
-            _unlink_regular(fd, archive)
+        for dying in scan.tombstones:
+            tomb = TOMBSTONE_PREFIX + dying.id + METADATA_SUFFIX
+            archive = dying.id + ARCHIVE_SUFFIX
+            if os.path.lexists(dying.archive_path):
+                # Only the archive the tombstone describes (size and SHA-256, read without following
+                # a symlink) is ours to delete; anything else under that name is left and reported.
+                if not verify_backup(dying):
+                    LOG.warning(
+                        "not finishing a deletion: the archive is not the one its tombstone describes",
+                        extra={"registry": registry, "file": archive, "tombstone": tomb},
+                    )
+                    continue
+                _unlink_regular(fd, archive)
+                removed.append(archive)
             _unlink_regular(fd, tomb)
-            removed.extend([archive, tomb])
+            removed.append(tomb)
         for marker in scan.pending:
             backup_id = marker[len(PENDING_PREFIX) :]
             complete = any(r.id == backup_id for r in scan.records)

@@ -43,7 +43,23 @@ TOMBSTONE_PREFIX = TEMP_PREFIX + "delete-"
 # Marks a backup being made: if a run dies between renaming the archive into place and writing the
 # metadata, the marker tells the next run that the archive without metadata is ours to remove.
 PENDING_PREFIX = TEMP_PREFIX + "pending-"
-_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
+_ID_TEXT = r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?"
+_ID = re.compile(_ID_TEXT, re.ASCII)
+# The exact names of what a run or a prune leaves behind when interrupted; a name with our temp
+# prefix and any other shape was not made by backup-registry and is never deleted.
+_TOMBSTONE_NAME = re.compile(re.escape(TOMBSTONE_PREFIX) + _ID_TEXT + re.escape(METADATA_SUFFIX), re.ASCII)
+_PENDING_NAME = re.compile(re.escape(PENDING_PREFIX) + _ID_TEXT, re.ASCII)
+# create_exclusive(folder, "<id>.tar.zst" or "<id>.json"): the stem, a dot, token_hex(6).
+_TEMP_NAME = re.compile(
+    re.escape(TEMP_PREFIX)
+    + _ID_TEXT
+    + "("
+    + re.escape(ARCHIVE_SUFFIX)
+    + "|"
+    + re.escape(METADATA_SUFFIX)
+    + r")\.[0-9a-f]{12}",
+    re.ASCII,
+)
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
 _UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z", re.ASCII)
 _READ_CHUNK = 4 * 1024 * 1024
@@ -173,7 +189,9 @@ class RegistryScan:
 
     records: list[BackupRecord] = field(default_factory=list)
     temp_files: list[str] = field(default_factory=list)  # our temp names, regular files
-    tombstones: list[str] = field(default_factory=list)  # interrupted deletions to finish
+    # Interrupted deletions to finish: each tombstone (the renamed metadata) read back as a record,
+    # only when it is valid metadata of this registry and id and that id has no live backup.
+    tombstones: list[BackupRecord] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # markers of backups being made (or interrupted)
     unaccounted: dict[str, str] = field(default_factory=dict)  # name -> why it is not ours
 
@@ -193,15 +211,15 @@ def scan_registry(folder: Path, registry: str) -> RegistryScan:
             except FileNotFoundError:
                 continue
         claimed: set[str] = {LOCK_NAME}
+        tombstones: list[str] = []
         for name, st in sorted(entries.items()):
             regular = stat.S_ISREG(st.st_mode)
-            if name.startswith(TOMBSTONE_PREFIX) and regular:
-                scan.tombstones.append(name)
-                claimed.add(name)
-            elif name.startswith(PENDING_PREFIX) and regular:
+            if _TOMBSTONE_NAME.fullmatch(name) and regular:
+                tombstones.append(name)  # judged below, once the live backups are known
+            elif _PENDING_NAME.fullmatch(name) and regular:
                 scan.pending.append(name)
                 claimed.add(name)
-            elif name.startswith(TEMP_PREFIX) and regular:
+            elif _TEMP_NAME.fullmatch(name) and regular:
                 scan.temp_files.append(name)
                 claimed.add(name)
             elif name.endswith(METADATA_SUFFIX) and _ID.fullmatch(name[: -len(METADATA_SUFFIX)]):
@@ -220,6 +238,19 @@ def scan_registry(folder: Path, registry: str) -> RegistryScan:
                     continue
                 scan.records.append(record)
                 claimed.update({name, archive})
+        live = {r.id for r in scan.records}
+        for name in tombstones:
+            backup_id = name[len(TOMBSTONE_PREFIX) : -len(METADATA_SUFFIX)]
+            if backup_id in live:
+                scan.unaccounted[name] = "a tombstone of a backup that still has its metadata"
+                continue
+            try:
+                data = json.loads(_read_small_regular(folder_fd, name))
+                scan.tombstones.append(_record_from_metadata(data, folder, registry, backup_id))
+            except (OSError, ValueError) as exc:
+                scan.unaccounted[name] = f"a tombstone that is not this registry's metadata: {exc}"
+                continue
+            claimed.add(name)
         for name, st in entries.items():
             if name in claimed or name in scan.unaccounted:
                 continue
@@ -227,6 +258,8 @@ def scan_registry(folder: Path, registry: str) -> RegistryScan:
                 scan.unaccounted[name] = "symbolic link"
             elif not stat.S_ISREG(st.st_mode):
                 scan.unaccounted[name] = "not a regular file"
+            elif name.startswith(TEMP_PREFIX):
+                scan.unaccounted[name] = "named like a backup-registry temp file, but not one it makes"
             elif name.endswith(METADATA_SUFFIX):
                 scan.unaccounted[name] = "metadata without a matching archive (a regular file)"
             else:

@@ -267,8 +267,8 @@ def test_leftover_temp_files_removed_by_next_run(
 ) -> None:
     folder = tmp_path / "store" / "demo"
     folder.mkdir(parents=True)
-    (folder / ".backup-registry-tmp-20261122T193000Z.tar.zst.abc123").write_bytes(b"partial")
-    (folder / ".backup-registry-tmp-20261122T193000Z.json.abc123").write_bytes(b"{")
+    (folder / ".backup-registry-tmp-20261122T193000Z.tar.zst.0123456789ab").write_bytes(b"partial")
+    (folder / ".backup-registry-tmp-20261122T193000Z.json.ba9876543210").write_bytes(b"{")
     (folder / "notes.txt").write_text("an operator's file")
     (folder / ".backup-registry-tmp-dir").mkdir()  # our prefix but not a regular file: left alone
     code, _, err = cli(
