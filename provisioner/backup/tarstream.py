@@ -79,10 +79,19 @@ class TarWriter:
         if stat.S_ISREG(st.st_mode):
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
-                info = _info(name, os.fstat(fd), path)
-                self.add_fd(info, fd)
+                before = os.fstat(fd)
+                info = _info(name, before, path)
+                self.add_fd(info, fd)  # exactly the header's size: a shrunk file fails, never padded
+                after = os.fstat(fd)
             finally:
                 os.close(fd)
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                # As GNU tar: the archive holds the size the header recorded (still a valid tar);
+                # a file that grew or was rewritten while read is worth a warning, not a failure.
+                LOG.warning(
+                    "file changed as we read it",
+                    extra={"path": str(path), "archivedBytes": info.size, "sizeNow": after.st_size},
+                )
         elif stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode):
             self.add_header(_info(name, st, path))
         else:
