@@ -1,10 +1,12 @@
-"""Source files that change while they are read: a warning as GNU tar gives, and a valid archive."""
+"""The tar stream of a source tree: files that change while read (a warning as GNU tar gives, a valid
+archive) and hostile trees (FIFOs, symlinks out, odd names) archived as data."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import os
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -107,3 +109,29 @@ def test_a_file_that_shrinks_while_read_fails_the_backup(tmp_path: Path) -> None
     f.write_bytes(b"y" * 20000)
     with pytest.raises(BackupFailed, match=r"db\.bin shrank"):
         _write(root, lambda: f.write_bytes(b"y" * 10))
+
+
+def test_hostile_source_trees_are_archived_as_they_are(tmp_path: Path, logs: io.StringIO) -> None:
+    """A backup source is data, not instructions: a FIFO is skipped (never opened, so it cannot block
+    the run), a symlink is archived as a link (its target is not read, even outside the source), and
+    names with a line break or bytes that are not UTF-8 survive exactly."""
+    outside = tmp_path / "outside-secret"
+    outside.write_bytes(b"not part of the backup")
+    root = tmp_path / "src"
+    root.mkdir()
+    os.mkfifo(root / "pipe")
+    (root / "escape").symlink_to(outside)
+    (root / "line\nbreak").write_bytes(b"a")
+    odd = os.fsdecode(b"latin1-\xe9")
+    (root / odd).write_bytes(b"b")
+    data = _write(root, lambda: None)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:", encoding="utf-8", errors="surrogateescape") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert sorted(members) == sorted(
+        ["dirs/src", "dirs/src/escape", "dirs/src/line\nbreak", f"dirs/src/{odd}"]
+    )
+    assert members["dirs/src/escape"].issym() and members["dirs/src/escape"].linkname == str(outside)
+    assert b"not part of the backup" not in data
+    assert [(r["msg"], r["path"]) for r in _records(logs) if r["level"] == "warning"] == [
+        ("skipped special file", str(root / "pipe"))
+    ]
