@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_valid_settings(args)
     if loaded is None:
         return int(ExitCode.INVALID_SETTINGS)  # Jenkins not contacted at all
-    source, settings = loaded
+    source, settings, jobs = loaded
     request = ReconcileRequest(
         registry=args.registry,
         settings=settings,
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         job=path,
         dry_run=args.dry_run,
         repo_dir=args.repo,
+        jobs=jobs,
     )
     try:
         result = reconcile_one(target, request)

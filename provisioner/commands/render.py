@@ -29,8 +29,10 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_valid_settings(args)
     if loaded is None:
         return int(ExitCode.INVALID_SETTINGS)
-    source, settings = loaded
+    source, settings, jobs = loaded
     sys.stdout.write(
-        render_job_config(settings, registry=args.registry, job_full_name=path.full_name, source=source)
+        render_job_config(
+            settings, registry=args.registry, job_full_name=path.full_name, source=source, jobs=jobs
+        )
     )
     return int(ExitCode.OK)

@@ -116,6 +116,7 @@ def plan_entry(
         job=entry.job,
         dry_run=dry_run,
         repo_dir=entry.repo,
+        jobs=policy.jobs,
     )
     try:
         return Planned(request, plan_reconcile(request, live_xml, git_ancestry(entry.repo)))

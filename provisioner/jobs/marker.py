@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provisioner.settings.model import BackupSettings
+from provisioner.settings.policy import JobOptions
 
 if TYPE_CHECKING:
     from provisioner.gitsource import ValuesSource
@@ -40,7 +41,13 @@ def _one_line(text: str) -> str:
 
 
 def applied_marker(
-    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None, template: str
+    settings: BackupSettings,
+    *,
+    registry: str,
+    job_full_name: str,
+    source: ValuesSource | None,
+    template: str,
+    jobs: JobOptions,
 ) -> dict[str, object]:
     """The machine-readable record of what was applied, kept on the description's last line."""
     author = source.author if source is not None else None
@@ -53,14 +60,21 @@ def applied_marker(
         "author": author.to_json() if author is not None else None,
         "settings": settings.to_json(),
         "template": template,
+        "jobs": jobs.to_json(),
     }
 
 
 def job_description(
-    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None, template: str
+    settings: BackupSettings,
+    *,
+    registry: str,
+    job_full_name: str,
+    source: ValuesSource | None,
+    template: str,
+    jobs: JobOptions,
 ) -> str:
     marker = applied_marker(
-        settings, registry=registry, job_full_name=job_full_name, source=source, template=template
+        settings, registry=registry, job_full_name=job_full_name, source=source, template=template, jobs=jobs
     )
     lines = [
         f"{MANAGED_MARKER} (do not edit in Jenkins: change global.registryBackup in the registry's "
@@ -94,6 +108,7 @@ class AppliedMarker:
     author: dict[str, str] | None = None
     settings: BackupSettings | None = None
     template: str | None = None
+    jobs: JobOptions | None = None  # the policy's job options it was rendered with (None: unknown)
 
 
 def _settings_from_json(data: Any) -> BackupSettings | None:
@@ -106,6 +121,24 @@ def _settings_from_json(data: Any) -> BackupSettings | None:
     if not isinstance(days, int) or isinstance(days, bool):
         return None
     return BackupSettings(enabled=enabled, schedule=schedule, expires_in_days=days, time_zone=zone)
+
+
+def _jobs_from_json(data: Any) -> JobOptions | None:
+    if not isinstance(data, dict):
+        return None
+    timeout, notify, ping = (
+        data.get("timeoutMinutes"),
+        data.get("notifyCredentialId"),
+        data.get("pingCredentialId"),
+    )
+    if not isinstance(timeout, int) or isinstance(timeout, bool):
+        return None
+    if not all(value is None or isinstance(value, str) for value in (notify, ping)):
+        return None
+    try:
+        return JobOptions(timeout_minutes=timeout, notify_credential_id=notify, ping_credential_id=ping)
+    except ValueError:
+        return None
 
 
 def _optional_str(value: Any) -> str | None:
@@ -145,4 +178,5 @@ def read_marker(description: str) -> AppliedMarker:
         author=author_json,
         settings=settings,
         template=_optional_str(record.get("template")),
+        jobs=_jobs_from_json(record.get("jobs")),
     )

@@ -22,6 +22,7 @@ from provisioner.jobs.jobxml import diff_normalized, normalize_config
 from provisioner.jobs.marker import AppliedMarker, read_marker
 from provisioner.jobs.render import render_job_config, template_version
 from provisioner.settings.model import BackupSettings
+from provisioner.settings.policy import DEFAULT_JOB_OPTIONS, JobOptions
 
 LOG = logging.getLogger("provisioner")
 
@@ -38,6 +39,7 @@ class ReconcileRequest:
     job: JobPath
     dry_run: bool = False
     repo_dir: Path | None = None  # the git repository, for the staleness check
+    jobs: JobOptions = DEFAULT_JOB_OPTIONS  # the policy's timeout and notification credentials
 
     @property
     def commit(self) -> str | None:
@@ -99,7 +101,12 @@ def _changes(old: BackupSettings | None, new: BackupSettings) -> dict[str, list[
 
 def _applied_render(marker: AppliedMarker, request: ReconcileRequest) -> str | None:
     """The job as the marker says it was applied, rendered again (None when that cannot be judged)."""
-    if not marker.valid or marker.settings is None or marker.template != template_version():
+    if (
+        not marker.valid
+        or marker.settings is None
+        or marker.jobs is None
+        or marker.template != template_version()
+    ):
         return None
     source = None
     if marker.path is not None:
@@ -110,6 +117,7 @@ def _applied_render(marker: AppliedMarker, request: ReconcileRequest) -> str | N
         registry=marker.registry or request.registry,
         job_full_name=marker.job or request.job.full_name,
         source=source,
+        jobs=marker.jobs,
     )
 
 
@@ -117,7 +125,11 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
     """Decide what to do. Raises JenkinsFailure for a job we must not touch."""
     name = request.job.full_name
     desired = render_job_config(
-        request.settings, registry=request.registry, job_full_name=name, source=request.source
+        request.settings,
+        registry=request.registry,
+        job_full_name=name,
+        source=request.source,
+        jobs=request.jobs,
     )
     desired_norm = normalize_config(desired)
     if live_xml is None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from provisioner.errors import ProvisionerError
 from provisioner.jobs.marker import job_description
+from provisioner.settings.policy import DEFAULT_JOB_OPTIONS, JobOptions
 
 if TYPE_CHECKING:
     import jinja2
@@ -141,12 +142,26 @@ def spec_text(settings: BackupSettings) -> str:
     return "\n".join([f"TZ={settings.time_zone}", *lines])
 
 
-def _script() -> str:
-    return environment().get_template(SCRIPT_TEMPLATE).render()
+def render_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
+    """The pipeline script (Groovy): the timeout, and the notify and ping steps the policy asks for."""
+    return (
+        environment()
+        .get_template(SCRIPT_TEMPLATE)
+        .render(
+            timeout_minutes=int(jobs.timeout_minutes),
+            notify_credential_id=jobs.notify_credential_id,
+            ping_credential_id=jobs.ping_credential_id,
+        )
+    )
 
 
 def render_job_config(
-    settings: BackupSettings, *, registry: str, job_full_name: str, source: ValuesSource | None
+    settings: BackupSettings,
+    *,
+    registry: str,
+    job_full_name: str,
+    source: ValuesSource | None,
+    jobs: JobOptions = DEFAULT_JOB_OPTIONS,
 ) -> str:
     """The job's config.xml (UTF-8 text with an XML declaration)."""
     parameters = [
@@ -160,7 +175,12 @@ def render_job_config(
         ),
     ]
     description = job_description(
-        settings, registry=registry, job_full_name=job_full_name, source=source, template=template_version()
+        settings,
+        registry=registry,
+        job_full_name=job_full_name,
+        source=source,
+        template=template_version(),
+        jobs=jobs,
     )
     text = (
         environment()
@@ -170,7 +190,7 @@ def render_job_config(
             discarder=BuildDiscarder(),
             parameters=parameters,
             spec=spec_text(settings),
-            script=_script(),
+            script=render_script(jobs),
             disabled="false" if settings.enabled else "true",
         )
     )

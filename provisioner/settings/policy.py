@@ -10,13 +10,18 @@ A policy file (YAML) looks like ``examples/policy.yaml``::
     minimums:
       expiresInDays: 7      # never below 7
       intervalMinutes: 60   # never below 60, at most 1440
+    jobs:                   # how the rendered backup job runs (ids of Jenkins credentials, never secrets)
+      timeoutMinutes: 240   # a hung backup is aborted after this (5..1440)
+      notifyCredentialId: backup-webhook   # secret text: webhook URL, as BACKUP_NOTIFY_URL
+      pingCredentialId: backup-healthcheck # secret text: dead man's switch URL, as BACKUP_PING_URL
 
 Every key is optional; unknown keys, wrong types and values below the hard floors are errors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioner.errors import UsageError
@@ -27,6 +32,47 @@ HARD_MAX_EXPIRES_IN_DAYS = 3650
 HARD_MIN_INTERVAL_MINUTES = 60
 MAX_INTERVAL_MINUTES = 1440
 DEFAULT_SCHEDULE = "30 19 * * *"
+DEFAULT_JOB_TIMEOUT_MINUTES = 240
+MIN_JOB_TIMEOUT_MINUTES = 5
+MAX_JOB_TIMEOUT_MINUTES = 1440
+# A Jenkins credential id as the job text may carry it inside a single-quoted Groovy string: no quote,
+# backslash, '$' or blank can ever reach the script (the id names a secret; it is not one).
+CREDENTIAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def is_credential_id(text: str) -> bool:
+    return CREDENTIAL_ID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How the rendered backup job runs: its timeout and which Jenkins credentials hold the URLs."""
+
+    timeout_minutes: int = DEFAULT_JOB_TIMEOUT_MINUTES
+    notify_credential_id: str | None = None
+    ping_credential_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.timeout_minutes, bool) or not (
+            MIN_JOB_TIMEOUT_MINUTES <= self.timeout_minutes <= MAX_JOB_TIMEOUT_MINUTES
+        ):
+            raise ValueError(
+                f"timeout_minutes must lie between {MIN_JOB_TIMEOUT_MINUTES} and {MAX_JOB_TIMEOUT_MINUTES}"
+            )
+        for name in ("notify_credential_id", "ping_credential_id"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and is_credential_id(value)):
+                raise ValueError(f"{name} must match {CREDENTIAL_ID.pattern}")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "timeoutMinutes": self.timeout_minutes,
+            "notifyCredentialId": self.notify_credential_id,
+            "pingCredentialId": self.ping_credential_id,
+        }
+
+
+DEFAULT_JOB_OPTIONS = JobOptions()
 
 
 class InvalidPolicy(UsageError):
@@ -42,6 +88,7 @@ class Policy:
     min_expires_in_days: int = HARD_MIN_EXPIRES_IN_DAYS
     min_interval_minutes: int = HARD_MIN_INTERVAL_MINUTES
     max_expires_in_days: int = HARD_MAX_EXPIRES_IN_DAYS
+    jobs: JobOptions = field(default=DEFAULT_JOB_OPTIONS)
 
     def __post_init__(self) -> None:
         # The hard floors hold for every Policy, however it was built, not only for policy files.

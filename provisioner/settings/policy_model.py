@@ -9,12 +9,17 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from provisioner.settings.cron import ScheduleError, min_interval_minutes, parse_schedule
 from provisioner.settings.policy import (
+    CREDENTIAL_ID,
+    DEFAULT_JOB_OPTIONS,
     DEFAULT_POLICY,
     HARD_MAX_EXPIRES_IN_DAYS,
     HARD_MIN_EXPIRES_IN_DAYS,
     HARD_MIN_INTERVAL_MINUTES,
     MAX_INTERVAL_MINUTES,
+    MAX_JOB_TIMEOUT_MINUTES,
+    MIN_JOB_TIMEOUT_MINUTES,
     InvalidPolicy,
+    JobOptions,
     Policy,
 )
 from provisioner.settings.strict_yaml import (
@@ -53,10 +58,23 @@ class _Minimums(BaseModel):
     )
 
 
+_CREDENTIAL_PATTERN = rf"^{CREDENTIAL_ID.pattern}$"
+
+
+class _Jobs(BaseModel):
+    model_config = _STRICT
+    timeoutMinutes: int = Field(
+        default=DEFAULT_JOB_OPTIONS.timeout_minutes, ge=MIN_JOB_TIMEOUT_MINUTES, le=MAX_JOB_TIMEOUT_MINUTES
+    )
+    notifyCredentialId: str | None = Field(default=None, pattern=_CREDENTIAL_PATTERN)
+    pingCredentialId: str | None = Field(default=None, pattern=_CREDENTIAL_PATTERN)
+
+
 class _PolicyFile(BaseModel):
     model_config = _STRICT
     defaults: _Defaults = _Defaults()
     minimums: _Minimums = _Minimums()
+    jobs: _Jobs = _Jobs()
 
 
 def policy_from_text(text: str, source: str) -> Policy:
@@ -76,7 +94,7 @@ def policy_from_text(text: str, source: str) -> Policy:
         raise InvalidPolicy(f"policy file {source} is invalid: {problems}") from exc
     except ValueError as exc:
         raise InvalidPolicy(f"policy file {source} is invalid: {exc}") from exc
-    d, m = model.defaults, model.minimums
+    d, m, j = model.defaults, model.minimums, model.jobs
     policy = Policy(
         default_enabled=d.enabled,
         default_schedule=d.schedule.strip(" \t"),
@@ -84,6 +102,11 @@ def policy_from_text(text: str, source: str) -> Policy:
         default_time_zone=d.timeZone,
         min_expires_in_days=m.expiresInDays,
         min_interval_minutes=m.intervalMinutes,
+        jobs=JobOptions(
+            timeout_minutes=j.timeoutMinutes,
+            notify_credential_id=j.notifyCredentialId,
+            ping_credential_id=j.pingCredentialId,
+        ),
     )
     _check_consistent(policy, source)
     return policy

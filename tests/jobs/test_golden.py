@@ -1,4 +1,7 @@
-"""Golden files: tests/golden/<case>/values.yaml (+ case.json) in, config.xml out.
+"""Golden files: tests/golden/<case>/values.yaml (+ case.json, + policy.yaml) in, config.xml out.
+
+A case with a policy.yaml renders with that policy's ``jobs:`` options (timeout, notify and ping
+credentials); the others with the defaults.
 
 Regenerate after an intended change with ``UPDATE_GOLDEN=1 python -m pytest tests/jobs/test_golden.py``
 and review the diff: the golden files are the specification of the rendered job.
@@ -15,6 +18,7 @@ import pytest
 from provisioner.gitsource import Author, ValuesSource
 from provisioner.jenkins.target import job_path
 from provisioner.jobs.render import default_job_name, render_job_config
+from provisioner.settings.policy import DEFAULT_POLICY, Policy, load_policy
 from provisioner.settings.values import validate_values_text
 from tests.jenkins_emulator import jenkins_spec_is_valid
 
@@ -24,21 +28,32 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 AUTHOR = Author(name="Olena Koval", email="olena@example.com")
 
 
+def case_policy(case: str) -> Policy:
+    policy_file = GOLDEN / case / "policy.yaml"
+    return load_policy(policy_file) if policy_file.is_file() else DEFAULT_POLICY
+
+
 def render_case(case: str) -> str:
     directory = GOLDEN / case
     text = (directory / "values.yaml").read_text(encoding="utf-8")
     spec = json.loads((directory / "case.json").read_text(encoding="utf-8"))
-    result = validate_values_text(text)
+    policy = case_policy(case)
+    result = validate_values_text(text, policy)
     assert result.settings is not None, result.errors
     path = job_path(default_job_name(spec["registry"]), spec.get("folder"))
     source = ValuesSource(text=text, path="deploy-templates/values.yaml", commit=COMMIT, author=AUTHOR)
     return render_job_config(
-        result.settings, registry=spec["registry"], job_full_name=path.full_name, source=source
+        result.settings,
+        registry=spec["registry"],
+        job_full_name=path.full_name,
+        source=source,
+        jobs=policy.jobs,
     )
 
 
 def test_every_required_case_exists() -> None:
     assert {"enabled", "disabled", "macro", "dom-dow", "kyiv", "folder"} <= set(CASES)
+    assert {"notify", "ping", "notify-ping"} <= set(CASES)
     assert len(CASES) >= 8
 
 

@@ -3,9 +3,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from provisioner.errors import ExitCode, UsageError
-from provisioner.settings.policy import DEFAULT_POLICY, InvalidPolicy, Policy, load_policy, parse_policy_text
+from provisioner.settings.policy import (
+    DEFAULT_JOB_OPTIONS,
+    DEFAULT_POLICY,
+    InvalidPolicy,
+    JobOptions,
+    Policy,
+    is_credential_id,
+    load_policy,
+    parse_policy_text,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "policy.yaml"
 
@@ -97,3 +108,48 @@ def test_missing_policy_file(tmp_path: Path) -> None:
 def test_hard_floors_hold_for_every_policy_object(kwargs: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="must"):
         Policy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_jobs_section() -> None:
+    text = (
+        "jobs:\n  timeoutMinutes: 90\n  notifyCredentialId: backup-webhook\n  pingCredentialId: hc_1.ping\n"
+    )
+    assert parse_policy_text(text).jobs == JobOptions(90, "backup-webhook", "hc_1.ping")
+    assert parse_policy_text("jobs: {}\n").jobs == DEFAULT_JOB_OPTIONS == JobOptions(240, None, None)
+    assert parse_policy_text("jobs:\n  notifyCredentialId: null\n").jobs == DEFAULT_JOB_OPTIONS
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("jobs:\n  timeoutMinutes: '240'\n", "valid integer"),
+        ("jobs:\n  timeoutMinutes: 240.0\n", "valid integer"),
+        ("jobs:\n  timeoutMinutes: true\n", "valid integer"),
+        ("jobs:\n  timeoutMinutes: 4\n", "greater than or equal to 5"),
+        ("jobs:\n  timeoutMinutes: 1441\n", "less than or equal to 1440"),
+        ("jobs:\n  notifyCredentialId: 7\n", "valid string"),
+        ("jobs:\n  notifyCredentialId: ''\n", "should match pattern"),
+        ('jobs:\n  notifyCredentialId: "a\'b"\n', "should match pattern"),
+        ("jobs:\n  pingCredentialId: 'a b'\n", "should match pattern"),
+        ("jobs:\n  pingCredentialId: '${env.X}'\n", "should match pattern"),
+        ('jobs:\n  pingCredentialId: "id\\n"\n', "should match pattern"),
+        ("jobs:\n  pingCredentialId: '-x'\n", "should match pattern"),
+        ("jobs:\n  pingCredentialId: 'https://hc-ping.com/uuid'\n", "should match pattern"),
+        ("jobs:\n  pingCredentialId: " + "a" * 129 + "\n", "should match pattern"),
+        ("jobs:\n  notifyUrl: https://example.com/hook\n", "Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_jobs_section(text: str, needle: str) -> None:
+    with pytest.raises(InvalidPolicy) as info:
+        parse_policy_text(text, source="p.yaml")
+    assert needle in info.value.message
+
+
+@given(st.text(max_size=140))
+def test_credential_ids_are_safe_in_single_quoted_groovy(text: str) -> None:
+    if is_credential_id(text):
+        assert not set(text) & set("'\"\\$ \t\r\n{}") and 1 <= len(text) <= 128
+        assert JobOptions(notify_credential_id=text).notify_credential_id == text
+    else:
+        with pytest.raises(ValueError, match="must match"):
+            JobOptions(ping_credential_id=text)
