@@ -55,8 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
             "--lock-timeout", default="300", help="archive: seconds to wait for another run (default 300)"
         )
 
+    def metrics(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--metrics-file",
+            metavar="FILE",
+            help="write Prometheus metrics (node_exporter textfile, name ending .prom) to FILE, "
+            "keeping other registries' samples (default: $BACKUP_METRICS_FILE)",
+        )
+
     run = sub.add_parser("run", help="make a backup, verify it, then prune expired ones")
     common(run)
+    metrics(run)
     run.add_argument("--expires-in-hours", help="168..87600 (default: $EXPIRES_IN_HOURS)")
     run.add_argument(
         "--source",
@@ -83,12 +92,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     ver = sub.add_parser("verify", help="re-check the checksums of one or all backups")
     common(ver)
+    metrics(ver)
     ver.add_argument("--id", help="only this backup")
 
     prn = sub.add_parser("prune", help="delete the registry's expired backups (never the newest verified)")
     common(prn)
+    metrics(prn)
     prn.add_argument("--now", help="fixed clock (ISO 8601 with zone)")
+
+    ntf = sub.add_parser(
+        "notify",
+        help="post a JSON notification to $BACKUP_NOTIFY_URL (always exits 0 once the input is valid)",
+    )
+    ntf.add_argument("--registry", help="registry name (default: $REGISTRY_NAME)")
+    ntf.add_argument("--result", required=True, choices=("failure", "fixed", "success"))
+    png = sub.add_parser(
+        "ping",
+        help="ping the dead man's switch at $BACKUP_PING_URL (always exits 0)",
+    )
+    png.add_argument("--event", required=True, choices=("start", "success", "failure"))
     return parser
+
+
+def _tell(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`notify` and `ping`: bounded, and never a failure once the input is valid (the URL is not input)."""
+    from provisioner.backup import notify
+
+    if args.command == "ping":
+        if notify.ping_from_env(environ, args.event) is None:
+            LOG.info(f"{notify.PING_ENV} is not set: no ping")
+        return 0
+    registry = inputs.check_registry(
+        args.registry if args.registry is not None else environ.get("REGISTRY_NAME"),
+        "--registry" if args.registry is not None else "REGISTRY_NAME",
+    )
+    if notify.notify_from_env(environ, registry, args.result) is None:
+        LOG.info(f"{notify.NOTIFY_ENV} is not set: no notification")
+    return 0
 
 
 def parse_now(value: str, argument: str = "--now") -> datetime:
@@ -200,6 +240,13 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
         fields["output"] = args.format
     if args.command in ("run", "prune") and args.now is not None:
         fields["now"] = parse_now(args.now)
+    if args.command in ("run", "prune", "verify"):
+        if args.metrics_file is not None:
+            fields["metrics_file"] = inputs.check_metrics_file(args.metrics_file)
+        elif environ.get("BACKUP_METRICS_FILE"):
+            fields["metrics_file"] = inputs.check_metrics_file(
+                environ["BACKUP_METRICS_FILE"], "BACKUP_METRICS_FILE"
+            )
     if args.command == "list":
         fields["output"] = args.format
     if args.command == "verify" and args.id is not None:
@@ -214,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits 2 on usage errors
     configure_logging(verbose=args.verbose)
     try:
+        if args.command in ("notify", "ping"):
+            return _tell(args, os.environ)
         request = validate(args, os.environ)
     except InvalidInput as exc:
         LOG.error("invalid input", extra={"argument": exc.argument, "reason": exc.reason})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from provisioner.backup.archive import PgDumpSource
 from provisioner.backup.backends.archive import ArchiveBackend
@@ -16,6 +18,9 @@ from provisioner.backup.outcome import ListedBackup, RunOutcome
 from provisioner.backup.procs import LIBPQ_ENV, child_env, resolve_tool
 from provisioner.backup.request import Request
 from provisioner.backup.store import new_backup_id
+
+if TYPE_CHECKING:
+    from provisioner.backup.metrics import MetricsState
 
 __all__ = ["execute"]
 
@@ -80,8 +85,71 @@ def _print_list(items: list[ListedBackup], output: str, out: TextIO) -> None:
 
 
 def execute(request: Request, environ: Mapping[str, str], out: TextIO) -> int:
-    backend = _backend(request, environ)
+    """Carry out the request; record metrics (when a metrics file is set) and notify (when a URL is set)."""
     now = request.now or datetime.now(UTC)
+    started = time.monotonic()
+    try:
+        backend = _backend(request, environ)
+        values, backup_id = _carry_out(request, backend, environ, now, out)
+    except BaseException as exc:  # ^C and SIGTERM (timeout) too: the run did fail
+        if request.command == "run":
+            _after_failed_run(request, environ, now.timestamp() + time.monotonic() - started, exc)
+        raise
+    if request.command == "run":
+        values["duration_seconds"] = time.monotonic() - started
+        values["last_success_timestamp_seconds"] = now.timestamp() + values["duration_seconds"]
+    before = _record(request, values)
+    if request.command == "run" and before is not None and _was_failing(before, request.registry):
+        from provisioner.backup.notify import notify_from_env
+
+        notify_from_env(environ, request.registry, "fixed", backup_id=backup_id)
+    return 0
+
+
+def _record(request: Request, values: dict[str, float]) -> MetricsState | None:
+    if request.metrics_file is None or not values:
+        return None
+    from provisioner.backup.metrics import record
+
+    return record(request.metrics_file, request.registry, values)
+
+
+def _was_failing(before: MetricsState, registry: str) -> bool:
+    failure = before.get("last_failure_timestamp_seconds", {}).get(registry)
+    success = before.get("last_success_timestamp_seconds", {}).get(registry)
+    return failure is not None and (success is None or failure > success)
+
+
+def _after_failed_run(request: Request, environ: Mapping[str, str], ended: float, exc: BaseException) -> None:
+    """A failed run moves only the attempt and failure timestamps, then tells $BACKUP_NOTIFY_URL."""
+    start = (request.now or datetime.now(UTC)).timestamp()
+    _record(
+        request,
+        {"last_attempt_timestamp_seconds": start, "last_failure_timestamp_seconds": max(ended, start)},
+    )
+    from provisioner.backup.notify import notify_from_env
+
+    notify_from_env(environ, request.registry, "failure", error_class=type(exc).__name__)
+
+
+def _store_values(request: Request, backend: Backend) -> dict[str, float]:
+    """What the store holds now: backups kept, oldest restore point, and (archive) the file system's room."""
+    values: dict[str, float] = {}
+    items = backend.list()
+    values["backups_kept"] = len(items)
+    if items:
+        values["oldest_restore_point_timestamp_seconds"] = min(i.created_at for i in items).timestamp()
+    if request.store is not None and request.store.is_dir():
+        fs = os.statvfs(request.store)
+        values["store_free_bytes"] = fs.f_bavail * fs.f_frsize
+        values["store_size_bytes"] = fs.f_blocks * fs.f_frsize
+    return values
+
+
+def _carry_out(
+    request: Request, backend: Backend, environ: Mapping[str, str], now: datetime, out: TextIO
+) -> tuple[dict[str, float], str | None]:
+    """Run the subcommand; returns the metrics a success sets and the new backup's id (raises on failure)."""
     if request.command == "run":
         assert request.hours is not None
         if isinstance(backend, VeleroBackend):
@@ -98,10 +166,17 @@ def execute(request: Request, environ: Mapping[str, str], out: TextIO) -> int:
         if request.prune and isinstance(backend, VeleroBackend):
             backend.prune(now)
         _print_run(outcome, request.output, out)
-        return 0
+        values = {"last_attempt_timestamp_seconds": now.timestamp()}
+        if outcome.backup.size_bytes is not None:
+            values["size_bytes"] = outcome.backup.size_bytes
+        if request.verify and not isinstance(backend, VeleroBackend):
+            values["last_verified_timestamp_seconds"] = now.timestamp()  # verified right after writing
+        if request.metrics_file is not None:
+            values |= _store_values(request, backend)
+        return values, outcome.backup.id
     if request.command == "list":
         _print_list(backend.list(), request.output, out)
-        return 0
+        return {}, None
     if request.command == "verify":
         result = backend.verify(request.backup_id)
         for backup_id, ok in result.checked:
@@ -111,7 +186,7 @@ def execute(request: Request, environ: Mapping[str, str], out: TextIO) -> int:
         if not result.ok:
             bad = [i for i, ok in result.checked if not ok]
             raise BackupFailed(f"{len(bad)} backup(s) failed verification: {', '.join(bad)}")
-        return 0
+        return {"last_verified_timestamp_seconds": now.timestamp()}, None
     assert request.command == "prune"
     pruned = backend.prune(now)
     for backup_id in pruned.pruned:
@@ -121,4 +196,4 @@ def execute(request: Request, environ: Mapping[str, str], out: TextIO) -> int:
     for name, why in sorted(pruned.unaccounted.items()):
         out.write(f"not deleted (not ours): {name!a}: {why}\n")
     LOG.info("prune finished", extra={"registry": request.registry, "pruned": pruned.pruned})
-    return 0
+    return (_store_values(request, backend) if request.metrics_file is not None else {}), None

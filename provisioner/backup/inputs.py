@@ -19,6 +19,7 @@ __all__ = [
     "MIN_HOURS",
     "check_backup_id",
     "check_expires_in_hours",
+    "check_metrics_file",
     "check_password_file",
     "check_pg_database",
     "check_registry",
@@ -146,6 +147,21 @@ def check_store(value: str, argument: str = "--store") -> Path:
     if not stat.S_ISDIR(st.st_mode):
         raise InvalidInput(argument, f"{_show(value)} exists and is not a directory")
     return resolved
+
+
+def check_metrics_file(value: str, argument: str = "--metrics-file") -> Path:
+    """A ``*.prom`` file (what node_exporter's textfile collector reads) in an existing directory."""
+    _check_path_text(value, argument)
+    path = Path(os.path.realpath(value))
+    if not path.name.endswith(".prom") or path.name == ".prom":
+        raise InvalidInput(
+            argument, f"{_show(value)}: the name must end in .prom (node_exporter reads only those)"
+        )
+    if not path.parent.is_dir():
+        raise InvalidInput(argument, f"{_show(value)}: its directory does not exist")
+    if path.exists() and not path.is_file():
+        raise InvalidInput(argument, f"{_show(value)} exists and is not a regular file")
+    return path
 
 
 def registry_dir(store: Path, registry: str) -> Path:

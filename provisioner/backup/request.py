@@ -26,3 +26,4 @@ class Request:
     now: datetime | None = None
     backup_id: str | None = None
     output: str = "text"
+    metrics_file: Path | None = None  # node_exporter textfile (run, prune, verify)
