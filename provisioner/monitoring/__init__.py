@@ -1,0 +1,1 @@
+"""Fleet health for people and for Prometheus: pure functions over registry statuses."""
