@@ -8,7 +8,14 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["TEMP_PREFIX", "atomic_write_json", "create_exclusive", "fsync_dir", "remove_quietly"]
+__all__ = [
+    "TEMP_PREFIX",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "create_exclusive",
+    "fsync_dir",
+    "remove_quietly",
+]
 
 # Every temporary name this package makes in a registry folder starts with this prefix, and
 # nothing else does: the next run may delete exactly these names (regular files only).
@@ -40,12 +47,19 @@ def remove_quietly(path: Path) -> None:
 def atomic_write_json(folder: Path, name: str, data: object) -> Path:
     """Write ``data`` as ``folder/name`` atomically: temp file in ``folder``, fsync, rename, fsync folder."""
     payload = (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+    return atomic_write_bytes(folder, name, payload)
+
+
+def atomic_write_bytes(folder: Path, name: str, payload: bytes, mode: int = 0o600) -> Path:
+    """Write ``payload`` as ``folder/name`` atomically (readers see the old file or the new, never half)."""
     tmp, fd = create_exclusive(folder, name)
     try:
         with os.fdopen(fd, "wb", closefd=True) as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode != 0o600:
+            os.chmod(tmp, mode)
         target = folder / name
         os.replace(tmp, target)
     except BaseException:

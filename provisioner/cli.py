@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
             "and provision the Jenkins job Create-registry-backup-<registry> from them."
         ),
         epilog="Exit codes: 0 ok, 1 invalid settings, 2 usage or I/O error, 3 Jenkins failure, "
-        "4 some registries failed (reconcile-all).",
+        "4 some registries failed (reconcile-all), 5 some registry's backups are overdue or failing "
+        "(status --fleet).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     JENKINS_FAILURE = 3
     PARTIAL_FAILURE = 4
+    UNHEALTHY = 5  # status --fleet: some registry's backups are overdue or failing
 
 
 class ProvisionerError(Exception):

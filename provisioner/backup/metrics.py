@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from provisioner._fs import TEMP_PREFIX, create_exclusive, fsync_dir, remove_quietly
+from provisioner._fs import TEMP_PREFIX, atomic_write_bytes, remove_quietly
 from provisioner.backup.logs import LOG
 from provisioner.names import is_registry_name
 
@@ -125,19 +125,8 @@ def _read(path: Path) -> MetricsState:
 
 
 def _write(path: Path, text: str) -> None:
-    folder = path.parent
-    tmp, fd = create_exclusive(folder, path.name)
-    try:
-        with os.fdopen(fd, "wb", closefd=True) as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # node_exporter (another user) reads it; it holds no secret
-        os.replace(tmp, path)
-    except BaseException:
-        remove_quietly(tmp)
-        raise
-    fsync_dir(folder)
+    # 0644: node_exporter (another user) reads it; it holds no secret
+    atomic_write_bytes(path.parent, path.name, text.encode("utf-8"), mode=0o644)
 
 
 def _lock(path: Path) -> int:

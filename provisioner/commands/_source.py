@@ -17,9 +17,9 @@ DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
 MIN_YEAR, MAX_YEAR = 1970, 9000  # keeps previews and daylight-saving scans inside the calendar
 
 
-def add_values_source_arguments(parser: argparse.ArgumentParser) -> None:
+def add_values_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     """--repo DIR [--ref REF] [--values-path P] | --values FILE, and --policy FILE."""
-    group = parser.add_mutually_exclusive_group(required=True)
+    group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--repo", metavar="DIR", type=Path, help="local git repository of the registry")
     group.add_argument("--values", metavar="FILE", type=Path, help="a plain values.yaml file instead of git")
     parser.add_argument(

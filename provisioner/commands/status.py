@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from provisioner.commands._fleet_health import add_fleet_source_arguments, gather_fleet
 from provisioner.commands._job import job_path_from_args, load_valid_settings, registry_name
 from provisioner.commands._source import add_values_source_arguments, parse_instant
 from provisioner.commands._target import add_connection_arguments, build_http_target
@@ -34,10 +35,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "in words, the next three runs, and the last successful backup with the date retention may delete "
         "it. The last backup comes from a backup store (--store, the newest backup whose checksum "
         "verifies) or from the Jenkins job's last successful build (--jenkins-url). Exit 0 (also with "
-        "warnings), 1 invalid settings, 2 usage or unreadable store, 3 Jenkins failure.",
+        "warnings), 1 invalid settings, 2 usage or unreadable store, 3 Jenkins failure. With --fleet FLEET "
+        "instead of --registry and --repo/--values: one table (or JSON) for every registry of the fleet "
+        "file; exit 0 when all are healthy, 5 when any is overdue or failing (for a cron or CI alert).",
     )
-    add_values_source_arguments(parser)
-    parser.add_argument("--registry", required=True, type=registry_name, metavar="NAME", help="the registry")
+    add_values_source_arguments(parser, required=False)
+    parser.add_argument("--registry", type=registry_name, metavar="NAME", help="the registry")
+    add_fleet_source_arguments(parser, fleet_required=False)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
         "--store", metavar="DIR", type=Path, help="the archive backup store backup-registry writes"
@@ -125,8 +129,34 @@ def last_from_jenkins(target: HttpTarget, path: JobPath) -> tuple[LastBackup | N
     return LastBackup(str(number), started, None), [warning]
 
 
+def run_fleet(args: argparse.Namespace) -> int:
+    from provisioner.monitoring.fleet import render_table, unhealthy
+
+    if args.registry is not None or args.repo is not None or args.values is not None:
+        raise UsageError("--fleet replaces --registry and --repo/--values (the fleet file names them)")
+    if args.job_name is not None or args.folder is not None or args.ref or args.values_path:
+        raise UsageError(
+            "--job-name, --folder, --ref and --values-path come from the fleet file with --fleet"
+        )
+    rows, now = gather_fleet(args)
+    if args.format == "json":
+        data = {"registries": [row.to_json(now) for row in rows], "healthy": not unhealthy(rows)}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        print(render_table(rows, now))
+    sys.stdout.flush()
+    return int(ExitCode.UNHEALTHY if unhealthy(rows) else ExitCode.OK)
+
+
 def run(args: argparse.Namespace) -> int:
     from provisioner.status import build_status, render_text
+
+    if args.fleet is not None:
+        return run_fleet(args)
+    if args.registry is None:
+        raise UsageError("give --registry NAME (with --repo or --values), or --fleet FLEET")
+    if args.repo is None and args.values is None:
+        raise UsageError("one of --repo or --values is required with --registry")
 
     now = parse_instant(args.now, "--now") if args.now is not None else datetime.now(UTC)
     target = None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from provisioner.status import Status, overdue
@@ -51,16 +51,26 @@ class RegistryHealth:
         return self.status.settings.enabled if self.status is not None else None
 
     def to_json(self, now: datetime) -> dict[str, object]:
-        data: dict[str, object] = {"registry": self.registry, "enabled": self.enabled}
-        data["overdue"], data["failing"], data["problem"] = self.overdue, self.failing, self.problem
+        """Times in the registry's own zone, as ``provisioner status`` prints them."""
         status = self.status
         last = status.last if status is not None else None
-        data["lastSuccess"] = last.at.isoformat() if last is not None else None
-        data["lastSuccessAgeSeconds"] = int((now - last.at).total_seconds()) if last is not None else None
-        data["deletesAt"] = last.deletes_at.isoformat() if last is not None and last.deletes_at else None
-        data["nextRun"] = status.next_runs[0].isoformat() if status is not None and status.next_runs else None
-        data["warnings"] = list(status.warnings) if status is not None else []
-        return data
+        zone = ZoneInfo(status.settings.time_zone) if status is not None else UTC
+
+        def local(moment: datetime | None) -> str | None:
+            return moment.astimezone(zone).isoformat() if moment is not None else None
+
+        return {
+            "registry": self.registry,
+            "enabled": self.enabled,
+            "overdue": self.overdue,
+            "failing": self.failing,
+            "problem": self.problem,
+            "lastSuccess": local(last.at) if last is not None else None,
+            "lastSuccessAgeSeconds": (now - last.at).total_seconds() if last is not None else None,
+            "deletesAt": local(last.deletes_at) if last is not None else None,
+            "nextRun": local(status.next_runs[0]) if status is not None and status.next_runs else None,
+            "warnings": list(status.warnings) if status is not None else [],
+        }
 
 
 def health_of(status: Status, now: datetime) -> RegistryHealth:

@@ -220,8 +220,8 @@ def test_cli_process_is_light_and_exit_codes_are_real(tmp_path: Path) -> None:
         "import sys\n"
         "from provisioner.cli import main\n"
         "code = main(sys.argv[1:])\n"
-        "heavy = sorted(m for m in ('jinja2', 'jenkins', 'requests', 'git', 'pydantic', 'croniter', 'rich')"
-        " if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('jinja2', 'jenkins', 'requests', 'git', 'pydantic', 'croniter', 'rich',"
+        " 'prometheus_client') if m in sys.modules)\n"
         "print('HEAVY', ','.join(heavy), file=sys.stderr)\n"
         "raise SystemExit(code)\n"
     )
