@@ -98,7 +98,7 @@ def execute(request: Request, environ: Mapping[str, str], out: TextIO) -> int:
     if request.command == "run":
         values["duration_seconds"] = time.monotonic() - started
         values["last_success_timestamp_seconds"] = now.timestamp() + values["duration_seconds"]
-    before = _record(request, values)
+    before = _record(request, values, environ)
     if request.command == "run" and before is not None and _was_failing(before, request.registry):
         from provisioner.backup.notify import notify_from_env
 
@@ -106,11 +106,17 @@ def execute(request: Request, environ: Mapping[str, str], out: TextIO) -> int:
     return 0
 
 
-def _record(request: Request, values: dict[str, float]) -> MetricsState | None:
-    if request.metrics_file is None or not values:
+def _record(request: Request, values: dict[str, float], environ: Mapping[str, str]) -> MetricsState | None:
+    """Write this invocation's samples to the metrics file and push them to $BACKUP_PUSHGATEWAY_URL."""
+    if not values:
         return None
-    from provisioner.backup.metrics import record
+    from provisioner.backup.metrics import PUSHGATEWAY_ENV, push, record
 
+    gateway = environ.get(PUSHGATEWAY_ENV)
+    if gateway:
+        push(gateway, request.registry, values)
+    if request.metrics_file is None:
+        return None
     return record(request.metrics_file, request.registry, values)
 
 
@@ -126,10 +132,18 @@ def _after_failed_run(request: Request, environ: Mapping[str, str], ended: float
     _record(
         request,
         {"last_attempt_timestamp_seconds": start, "last_failure_timestamp_seconds": max(ended, start)},
+        environ,
     )
     from provisioner.backup.notify import notify_from_env
 
     notify_from_env(environ, request.registry, "failure", error_class=type(exc).__name__)
+
+
+def _metrics_wanted(request: Request, environ: Mapping[str, str]) -> bool:
+    """Listing the store costs a scan (or a restic/velero call): only when the samples go somewhere."""
+    from provisioner.backup.metrics import PUSHGATEWAY_ENV
+
+    return request.metrics_file is not None or bool(environ.get(PUSHGATEWAY_ENV))
 
 
 def _store_values(request: Request, backend: Backend) -> dict[str, float]:
@@ -171,7 +185,7 @@ def _carry_out(
             values["size_bytes"] = outcome.backup.size_bytes
         if request.verify and not isinstance(backend, VeleroBackend):
             values["last_verified_timestamp_seconds"] = now.timestamp()  # verified right after writing
-        if request.metrics_file is not None:
+        if _metrics_wanted(request, environ):
             values |= _store_values(request, backend)
         return values, outcome.backup.id
     if request.command == "list":
@@ -196,4 +210,4 @@ def _carry_out(
     for name, why in sorted(pruned.unaccounted.items()):
         out.write(f"not deleted (not ours): {name!a}: {why}\n")
     LOG.info("prune finished", extra={"registry": request.registry, "pruned": pruned.pruned})
-    return (_store_values(request, backend) if request.metrics_file is not None else {}), None
+    return (_store_values(request, backend) if _metrics_wanted(request, environ) else {}), None

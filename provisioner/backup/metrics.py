@@ -28,14 +28,19 @@ from provisioner.names import is_registry_name
 __all__ = [
     "METRICS",
     "METRICS_ENV",
+    "PUSHGATEWAY_ENV",
     "MetricsState",
     "merge",
     "parse_metrics",
+    "push",
     "record",
     "render_metrics",
 ]
 
 METRICS_ENV = "BACKUP_METRICS_FILE"
+PUSHGATEWAY_ENV = "BACKUP_PUSHGATEWAY_URL"  # may carry credentials: environment only, never logged
+PUSH_JOB = "registry_backup"
+PUSH_DEADLINE = 10.0
 PREFIX = "registry_backup_"
 MAX_FILE_BYTES = 4 * 1024 * 1024
 LOCK_TIMEOUT = 10.0
@@ -182,3 +187,22 @@ def record(path: Path, registry: str, values: Mapping[str, float]) -> MetricsSta
         return None
     finally:
         os.close(fd)
+
+
+def push(
+    gateway: str, registry: str, values: Mapping[str, float], *, deadline: float = PUSH_DEADLINE
+) -> bool:
+    """POST this run's samples to a Pushgateway group ``job=registry_backup/registry=<name>``.
+
+    POST (not PUT) replaces only the metrics pushed, so a failure (which pushes only the attempt and
+    failure timestamps) keeps the success timestamp an earlier run pushed. Bounded and quiet as the
+    notifications are (:func:`provisioner.backup.notify.deliver`); False when it did not get through.
+    """
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from provisioner.backup.notify import deliver
+
+    url = f"{gateway.rstrip('/')}/metrics/job/{PUSH_JOB}/registry/{registry}"
+    body = render_metrics(merge({}, registry, values)).encode("utf-8")
+    bound = PUSH_DEADLINE if deadline is None else deadline
+    return deliver(url, body, what="pushgateway push", deadline=bound, content_type=CONTENT_TYPE_LATEST).ok

@@ -77,7 +77,7 @@ def _split(url: str) -> tuple[str, str, int | None, str]:
     return parts.scheme, parts.hostname, port, target
 
 
-def _attempt(url: str, body: bytes, timeout: float) -> int:
+def _attempt(url: str, body: bytes, timeout: float, content_type: str) -> int:
     """One POST; returns the HTTP status. Raises OSError/HTTPException on transport problems."""
     scheme, host, port, target = _split(url)
     conn: http.client.HTTPConnection
@@ -86,7 +86,7 @@ def _attempt(url: str, body: bytes, timeout: float) -> int:
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        headers = {"Content-Type": "application/json", "User-Agent": "backup-registry"}
+        headers = {"Content-Type": content_type, "User-Agent": "backup-registry"}
         conn.request("POST", target, body=body, headers=headers)
         response = conn.getresponse()
         response.read(MAX_ANSWER)
@@ -99,7 +99,14 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def _send(url: str, body: bytes, deadline: float, clock: Callable[[], float], result: list[Delivery]) -> None:
+def _send(
+    url: str,
+    body: bytes,
+    content_type: str,
+    deadline: float,
+    clock: Callable[[], float],
+    result: list[Delivery],
+) -> None:
     start = clock()
     problem: str | None = None
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -107,7 +114,7 @@ def _send(url: str, body: bytes, deadline: float, clock: Callable[[], float], re
         if remaining <= 0:
             break
         try:
-            status = _attempt(url, body, min(ATTEMPT_TIMEOUT, remaining))
+            status = _attempt(url, body, min(ATTEMPT_TIMEOUT, remaining), content_type)
         except _Unsendable as exc:
             result.append(Delivery(False, attempt, str(exc)))
             return
@@ -136,13 +143,16 @@ def deliver(
     *,
     what: str,
     deadline: float | None = None,
+    content_type: str = "application/json",
     clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
     """POST ``body`` to ``url`` within ``deadline`` seconds in all; never raises, never logs the URL."""
     if deadline is None:
         deadline = DEFAULT_DEADLINE
     result: list[Delivery] = []
-    worker = threading.Thread(target=_send, args=(url, body, deadline, clock, result), daemon=True)
+    worker = threading.Thread(
+        target=_send, args=(url, body, content_type, deadline, clock, result), daemon=True
+    )
     worker.start()
     worker.join(deadline + 0.5)
     delivery = result[0] if result else Delivery(False, 0, f"no answer within {deadline:g} s")

@@ -243,3 +243,40 @@ def test_never_half_written_when_the_writer_is_killed(tmp_path: Path) -> None:
     # ... and the next writer removes them
     record(path, "r0", {"backups_kept": 0})
     assert sorted(os.listdir(tmp_path)) == ["backup.prom", "backup.prom.lock"]
+
+
+def test_pushgateway_gets_only_what_the_run_set(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provisioner.backup import metrics
+    from tests.helpers.webhook import webhook
+
+    monkeypatch.setattr(metrics, "PUSH_DEADLINE", 2.0)
+    common = ["--registry", "alpha", "--store", str(tmp_path / "store"), "--expires-in-hours", "168"]
+    with webhook(token="gw") as gateway:
+        base = gateway.url.removesuffix("/hook/gw")
+        monkeypatch.setenv("BACKUP_PUSHGATEWAY_URL", base + "/")
+        assert cli(capsys, "run", *common, "--source", str(source), "--now", NOW) == 0
+        monkeypatch.setenv("PATH", str(tmp_path))  # no pg_dump: the next run fails
+        assert cli(capsys, "run", *common, "--pg-database", "app", "--now", NOW) == 3
+        gateway.status = 500  # a broken gateway changes nothing but the log
+        assert cli(capsys, "run", *common, "--pg-database", "app", "--now", NOW) == 3
+        out = capsys.readouterr()
+    assert "127.0.0.1" not in out.out + out.err
+    paths = {path for path, _ in gateway.received}
+    assert paths == {"/metrics/job/registry_backup/registry/alpha"}
+    success = {
+        s.name for f in text_string_to_metric_families(gateway.received[0][1].decode()) for s in f.samples
+    }
+    failure = {
+        s.name for f in text_string_to_metric_families(gateway.received[1][1].decode()) for s in f.samples
+    }
+    assert "registry_backup_last_success_timestamp_seconds" in success
+    assert (
+        "registry_backup_backups_kept" in success
+        and "registry_backup_last_failure_timestamp_seconds" not in success
+    )
+    assert failure == {
+        "registry_backup_last_attempt_timestamp_seconds",
+        "registry_backup_last_failure_timestamp_seconds",
+    }

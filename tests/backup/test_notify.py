@@ -133,16 +133,12 @@ def test_a_failing_run_notifies_once_and_keeps_its_exit_code(
         hook.received.clear()
         hook.status, hook.hang = 200, True
         started = time.monotonic()
-        code, out, err = cli(
-            capsys, "run", *common, "--source", str(src), "--metrics-file", str(metrics)
-        )
+        code, out, err = cli(capsys, "run", *common, "--source", str(src), "--metrics-file", str(metrics))
         assert code == 0 and time.monotonic() - started < 3.5  # "fixed" is sent, the hook hangs
         (fixed,) = [json.loads(body) for _, body in hook.received]
         assert fixed["result"] == "fixed" and fixed["backupId"] is not None
         assert TOKEN not in out + err
         hook.received.clear()
         hook.hang = False
-        code, _, _ = cli(
-            capsys, "run", *common, "--source", str(src), "--metrics-file", str(metrics)
-        )
+        code, _, _ = cli(capsys, "run", *common, "--source", str(src), "--metrics-file", str(metrics))
         assert code == 0 and hook.received == []  # a success after a success tells nobody
