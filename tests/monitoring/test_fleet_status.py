@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.helpers.backups import make_backup
 from tests.helpers.cli import CliRun, values_yaml
 from tests.helpers.fleet import write_fleet
+from tests.jenkins_emulator import JenkinsEmulator
 
 Run = Callable[..., CliRun]
 NOW = "2026-11-22T10:00:00Z"  # 12:00 in Kyiv
@@ -142,3 +143,36 @@ def test_metrics_command(run_cli: Run, tmp_path: Path, store: Path) -> None:
         ).code
         == 2
     )
+
+
+def test_fleet_status_and_metrics_from_jenkins(
+    run_cli: Run, jenkins: JenkinsEmulator, tmp_path: Path
+) -> None:
+    """The fleet's jobs reconciled into the emulator; alpha's job has a recent success, beta's none."""
+    fleet = write_fleet(tmp_path, {"alpha": values_yaml(), "beta": values_yaml()})
+    assert run_cli("reconcile-all", "--fleet", str(fleet), "--jenkins-url", jenkins.url).code == 0
+    started = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
+    jenkins.record_build(
+        "Create-registry-backup-alpha",
+        {"REGISTRY_NAME": "alpha", "EXPIRES_IN_HOURS": "168"},
+        "SUCCESS",
+        int(started.timestamp() * 1000),
+    )
+    jenkins.reset_counters()
+    run = run_cli(
+        "status", "--fleet", str(fleet), "--jenkins-url", jenkins.url, "--now", NOW, "--format", "json"
+    )
+    assert run.code == 0, run.err  # beta never ran: shown, but neither overdue nor failing
+    rows = {row["registry"]: row for row in json.loads(run.out)["registries"]}
+    assert rows["alpha"]["lastSuccess"] == "2026-11-21T19:30:00+02:00"
+    assert rows["alpha"]["deletesAt"] == "2026-11-28T19:30:00+02:00"
+    assert rows["beta"]["lastSuccess"] is None and rows["beta"]["failing"] is False
+    assert jenkins.count("POST") == 0
+    later = run_cli(
+        "status", "--fleet", str(fleet), "--jenkins-url", jenkins.url, "--now", "2026-11-25T10:00:00Z"
+    )
+    assert later.code == 5 and "YES" in later.out
+    metrics = run_cli(
+        "metrics", "--fleet", str(fleet), "--jenkins-url", jenkins.url, "--now", "2026-11-25T10:00:00Z"
+    )
+    assert metric_samples(metrics.out)[("registry_backup_overdue", "alpha")] == 1
