@@ -1,4 +1,4 @@
-"""Small durable-file helpers: exclusive creation, fsync of files and folders, atomic JSON writes."""
+"""Small durable-file helpers: exclusive creation, fsync of files and folders, atomic JSON and text writes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import contextlib
 import json
 import os
 import secrets
+import stat
+import tempfile
 from pathlib import Path
+
+from provisioner.errors import UsageError
 
 __all__ = [
     "TEMP_PREFIX",
@@ -15,6 +19,7 @@ __all__ = [
     "create_exclusive",
     "fsync_dir",
     "remove_quietly",
+    "write_text_atomically",
 ]
 
 # Every temporary name this package makes in a registry folder starts with this prefix, and
@@ -67,3 +72,37 @@ def atomic_write_bytes(folder: Path, name: str, payload: bytes, mode: int = 0o60
         raise
     fsync_dir(folder)
     return target
+
+
+def write_text_atomically(target: Path, text: str) -> None:
+    """Temp file in the target's directory, fsync, rename; keeps an existing file's mode.
+
+    Used for values.yaml (upgrade-values, the console): ``UsageError`` names the file on failure.
+    """
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        info = target.lstat()
+        if not stat.S_ISREG(info.st_mode):  # never rename over a device, a pipe or a symlink
+            raise UsageError(f"cannot write {target}: not a regular file")
+        mode = info.st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

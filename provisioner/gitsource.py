@@ -1,12 +1,17 @@
-"""Where values.yaml comes from: a commit's tree in a git repository (pygit2), or a plain file.
+"""All git: where values.yaml comes from (a commit's tree, or a plain file), and how it is committed.
 
-The git side reads the blob from the commit's tree, never the work tree, and reports the last commit
-at or before the ref that changed the file, with its author. pygit2 (libgit2,
-in-process: no git subprocess) is imported only here, and only when git is used.
+Reads take the blob from the commit's tree, never the work tree, and report the last commit at or
+before the ref that changed the file, with its author. pygit2 (libgit2, in-process: no git
+subprocess) is imported only here, and only when git is used. Writes (upgrade-values, the console)
+go through the git executable with an argv list: one way to commit and push, in :func:`commit_file`
+and :func:`push`.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -171,3 +176,114 @@ def is_ancestor(repo_dir: Path, older: str, newer: str) -> bool | None:
         return bool(repo.descendant_of(new_commit.id, old_commit.id))
     finally:
         repo.free()
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing: the git executable, argv lists only
+
+GIT_TIMEOUT_SECONDS = 120
+
+
+def _git_executable() -> str:
+    found = shutil.which("git")
+    if found is None:
+        raise UsageError("git is not installed (needed to commit values.yaml)")
+    return os.path.abspath(found)
+
+
+def run_git(repo: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
+    """``git ARGS`` in ``repo``; its stdout, or UsageError with git's last line of complaint.
+
+    Hooks are switched off: a repository's hook scripts are programs we never run.
+    """
+    try:
+        done = subprocess.run(
+            [_git_executable(), "-c", "core.hooksPath=/dev/null", *args],
+            cwd=repo,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"git {args[0]} failed: {exc}") from exc
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise UsageError(
+            f"git {args[0]} failed in {repo}: {detail[-1] if detail else 'exit ' + str(done.returncode)}"
+        )
+    return done.stdout
+
+
+def clean_values_file(repo: Path, values_path: str) -> Path:
+    """The work-tree path of values.yaml, after checking it is committed as it stands."""
+    if not repo.is_dir():
+        raise UsageError(f"repository directory not found: {repo}")
+    rel = Path(values_path)
+    if rel.is_absolute() or ".." in rel.parts or not values_path.strip():
+        raise UsageError(f"invalid values path {values_path!r}: give a relative path inside the repository")
+    top = run_git(repo, "rev-parse", "--show-toplevel").strip()
+    if Path(top).resolve() != repo.resolve():
+        raise UsageError(f"{repo} is not the top directory of a git repository (that is {top})")
+    target = repo / rel
+    if not target.is_file():
+        raise UsageError(f"{values_path} not found in {repo}")
+    status = run_git(repo, "status", "--porcelain", "--", values_path)
+    if status.strip():
+        raise UsageError(
+            f"{values_path} has uncommitted changes in {repo}; commit or discard them first "
+            "(changes start from the committed file)"
+        )
+    return target
+
+
+def commit_file(repo: Path, path: str, message: str, author: Author | None) -> str:
+    """Commit the work-tree ``path`` (only it) with ``message``; the new commit's id.
+
+    ``author`` is author and committer (None: the repository's configured identity).
+    """
+    env = dict(os.environ)
+    if author is not None:
+        env.update(
+            GIT_AUTHOR_NAME=author.name,
+            GIT_AUTHOR_EMAIL=author.email,
+            GIT_COMMITTER_NAME=author.name,
+            GIT_COMMITTER_EMAIL=author.email,
+        )
+    run_git(repo, "commit", "-q", "--no-edit", "-F", "-", "--", path, env=env, stdin=message)
+    return run_git(repo, "rev-parse", "HEAD").strip()
+
+
+def branch_head(repo_dir: Path) -> tuple[str, str]:
+    """(branch name, commit id) of the checked-out branch; UsageError when HEAD is detached or unborn."""
+    repo = _open_repo(repo_dir)
+    try:
+        if repo.head_is_detached or repo.head_is_unborn:
+            raise UsageError(f"{repo_dir}: HEAD is not a branch with commits (check out a branch)")
+        return str(repo.head.shorthand), str(repo.head.target)
+    finally:
+        repo.free()
+
+
+def upstream_of(repo: Path, branch: str) -> tuple[str, str] | None:
+    """(remote, branch) the checked-out ``branch`` pushes to, or None without an upstream."""
+    try:
+        remote = run_git(repo, "config", "--get", f"branch.{branch}.remote").strip()
+        merge = run_git(repo, "config", "--get", f"branch.{branch}.merge").strip()
+    except UsageError:  # git config exits 1 when the key is unset
+        return None
+    if not remote or remote == "." or not merge.startswith("refs/heads/"):
+        return None
+    return remote, merge.removeprefix("refs/heads/")
+
+
+def push(repo: Path, remote: str, branch: str) -> None:
+    """Fast-forward ``remote``'s ``branch`` to HEAD (never forced); UsageError when rejected."""
+    run_git(repo, "push", "--quiet", "--porcelain", remote, f"HEAD:refs/heads/{branch}")
+
+
+def undo_commit(repo: Path, base: str) -> None:
+    """Move the branch back to ``base`` after a failed push (``--keep``: only the committed file moves)."""
+    run_git(repo, "reset", "-q", "--keep", base)

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
-import stat
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,87 +90,6 @@ def _read(path: Path, what: str) -> str:
         raise UsageError(f"{what}: {exc.message}") from exc
 
 
-def write_atomically(target: Path, text: str) -> None:
-    """Temp file in the target's directory, fsync, rename; keeps an existing file's mode."""
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        info = target.lstat()
-        if not stat.S_ISREG(info.st_mode):  # never rename over a device, a pipe or a symlink
-            raise UsageError(f"cannot write {target}: not a regular file")
-        mode = info.st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _git_executable() -> str:
-    found = shutil.which("git")
-    if found is None:
-        raise UsageError("git is not installed (needed for --repo)")
-    return os.path.abspath(found)
-
-
-def _git(repo: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> str:
-    try:
-        done = subprocess.run(
-            [_git_executable(), *args],
-            cwd=repo,
-            env=env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"git {args[0]} failed: {exc}") from exc
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
-        raise UsageError(
-            f"git {args[0]} failed in {repo}: {detail[-1] if detail else 'exit ' + str(done.returncode)}"
-        )
-    return done.stdout
-
-
-def _repo_values(repo: Path, values_path: str) -> Path:
-    if not repo.is_dir():
-        raise UsageError(f"repository directory not found: {repo}")
-    rel = Path(values_path)
-    if rel.is_absolute() or ".." in rel.parts or not values_path.strip():
-        raise UsageError(f"invalid values path {values_path!r}: give a relative path inside the repository")
-    top = _git(repo, "rev-parse", "--show-toplevel").strip()
-    if Path(top).resolve() != repo.resolve():
-        raise UsageError(f"{repo} is not the top directory of a git repository (that is {top})")
-    target = repo / rel
-    if not target.is_file():
-        raise UsageError(f"{values_path} not found in {repo}")
-    status = _git(repo, "status", "--porcelain", "--", values_path)
-    if status.strip():
-        raise UsageError(
-            f"{values_path} has uncommitted changes in {repo}; commit or discard them first "
-            "(the upgrade starts from the committed file)"
-        )
-    return target
-
-
 def commit_message(result: UpgradeResult, values_path: str, incoming: Path) -> str:
     lines = [
         f"Upgrade {values_path}: keep the registry's backup settings",
@@ -192,18 +106,6 @@ def commit_message(result: UpgradeResult, values_path: str, incoming: Path) -> s
     for warning in result.warnings:
         lines.append(f"Warning: {warning}")
     return "\n".join(lines) + "\n"
-
-
-def _commit(repo: Path, values_path: str, message: str, author: str | None) -> str:
-    env = dict(os.environ)
-    args = ["commit", "-q", "--no-edit", "-F", "-"]
-    if author is not None:
-        name, email = parse_author(author)
-        env.update(
-            GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email
-        )
-    _git(repo, *args, "--", values_path, env=env, stdin=message)
-    return _git(repo, "rev-parse", "HEAD").strip()
 
 
 def _text_report(result: UpgradeResult, report: dict[str, object]) -> str:
@@ -231,6 +133,8 @@ def _text_report(result: UpgradeResult, report: dict[str, object]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from provisioner._fs import write_text_atomically
+    from provisioner.gitsource import Author, clean_values_file, commit_file
     from provisioner.upgrade.carry import UpgradeError, upgrade_values_text
 
     if args.author is not None:
@@ -247,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     values_path = args.values_path if args.values_path is not None else DEFAULT_VALUES_PATH
     incoming = _read(args.incoming, "incoming values.yaml")
     if args.repo is not None:
-        target = _repo_values(args.repo, values_path)
+        target = clean_values_file(args.repo, values_path)
         current = _read(target, "current values.yaml")
     else:
         target = None
@@ -263,11 +167,12 @@ def run(args: argparse.Namespace) -> int:
         report["commit"] = None
         report["unchanged"] = result.text == current  # the repository's file is already upgraded
         if result.text != current:
-            write_atomically(target, result.text)
+            write_text_atomically(target, result.text)
             message = commit_message(result, values_path, args.incoming)
-            report["commit"] = _commit(args.repo, values_path, message, args.author)
+            author = Author(*parse_author(args.author)) if args.author is not None else None
+            report["commit"] = commit_file(args.repo, values_path, message, author)
     elif args.output is not None:
-        write_atomically(args.output, result.text)
+        write_text_atomically(args.output, result.text)
         report["output"] = str(args.output)
     else:
         report["output"] = "-"
