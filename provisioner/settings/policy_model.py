@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from provisioner.settings.cron import ScheduleError, min_interval_minutes, parse_schedule
 from provisioner.settings.policy import (
@@ -22,20 +19,8 @@ from provisioner.settings.policy import (
     JobOptions,
     Policy,
 )
-from provisioner.settings.strict_yaml import (
-    BOOL,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    YamlError,
-    compose_strict,
-    kind_of,
-    line_of,
-)
+from provisioner.settings.strict_yaml import YamlError, compose_strict, construct_plain
 from provisioner.settings.timezones import time_zone_problem
-
-_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]{0,11})")
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -85,7 +70,7 @@ def policy_from_text(text: str, source: str) -> Policy:
         raise InvalidPolicy(f"{exc.message}{where}") from exc
     try:
         # The node tree passed the strict checks; construct plain data with duplicate keys refused.
-        data = _construct(root) if root is not None else {}
+        data = construct_plain(root) if root is not None else {}
         model = _PolicyFile.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
@@ -110,39 +95,6 @@ def policy_from_text(text: str, source: str) -> Policy:
     )
     _check_consistent(policy, source)
     return policy
-
-
-def _construct(node: Node) -> object:
-    """Plain Python data from a checked node tree; duplicate keys and ambiguous scalars are errors."""
-    if isinstance(node, MappingNode):
-        out: dict[str, object] = {}
-        for key_node, value_node in node.value:
-            if not (isinstance(key_node, ScalarNode) and key_node.tag == STR):
-                raise ValueError(f"line {line_of(key_node)}: keys must be strings")
-            key = str(key_node.value)
-            if key in out:
-                raise ValueError(f"line {line_of(key_node)}: duplicate key {key!r}")
-            out[key] = _construct(value_node)
-        return out
-    if isinstance(node, SequenceNode):
-        return [_construct(item) for item in node.value]
-    assert isinstance(node, ScalarNode)
-    value = str(node.value)
-    if node.tag == BOOL:
-        if value.lower() not in ("true", "false"):
-            raise ValueError(f"line {line_of(node)}: {value!r} is a YAML 1.1 boolean; write true or false")
-        return value.lower() == "true"
-    if node.tag == INT:
-        if not _DECIMAL.fullmatch(value):
-            raise ValueError(f"line {line_of(node)}: {value!r} is not a plain decimal integer")
-        return int(value)
-    if node.tag == FLOAT:
-        return float("nan")  # any float: rejected by the strict int/str fields with a type error
-    if node.tag == NULL:
-        return None
-    if node.tag == STR:
-        return value
-    raise ValueError(f"line {line_of(node)}: {kind_of(node)} is not allowed in a policy file")
 
 
 def _check_consistent(policy: Policy, source: str) -> None:

@@ -133,3 +133,39 @@ def kind_of(node: Node) -> str:
         "tag:yaml.org,2002:map": "a mapping",
         "tag:yaml.org,2002:seq": "a list",
     }.get(str(node.tag), str(node.tag))
+
+
+_PLAIN_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]{0,11})")
+
+
+def construct_plain(node: Node) -> object:
+    """Plain Python data from a checked node tree; duplicate keys and ambiguous scalars are errors."""
+    if isinstance(node, MappingNode):
+        out: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, ScalarNode) and key_node.tag == STR):
+                raise ValueError(f"line {line_of(key_node)}: keys must be strings")
+            key = str(key_node.value)
+            if key in out:
+                raise ValueError(f"line {line_of(key_node)}: duplicate key {key!r}")
+            out[key] = construct_plain(value_node)
+        return out
+    if isinstance(node, SequenceNode):
+        return [construct_plain(item) for item in node.value]
+    assert isinstance(node, ScalarNode)
+    value = str(node.value)
+    if node.tag == BOOL:
+        if value.lower() not in ("true", "false"):
+            raise ValueError(f"line {line_of(node)}: {value!r} is a YAML 1.1 boolean; write true or false")
+        return value.lower() == "true"
+    if node.tag == INT:
+        if not _PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError(f"line {line_of(node)}: {value!r} is not a plain decimal integer")
+        return int(value)
+    if node.tag == FLOAT:
+        return float("nan")  # any float: rejected by the strict int/str fields with a type error
+    if node.tag == NULL:
+        return None
+    if node.tag == STR:
+        return value
+    raise ValueError(f"line {line_of(node)}: {kind_of(node)} is not allowed here")
