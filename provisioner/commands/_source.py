@@ -60,9 +60,14 @@ def load_values_source(args: argparse.Namespace) -> ValuesSource:
 
 
 def load_policy_from_args(args: argparse.Namespace) -> Policy:
-    from provisioner.settings.policy import load_policy
+    path = getattr(args, "policy", None)
+    if path is None:
+        from provisioner.settings.policy import DEFAULT_POLICY
 
-    return load_policy(getattr(args, "policy", None))
+        return DEFAULT_POLICY
+    from provisioner.settings.policy_file import load_policy  # pydantic: only when a file is given
+
+    return load_policy(path)
 
 
 def parse_instant(text: str, flag: str) -> datetime:

@@ -158,7 +158,8 @@ def _print_text(report: FleetReport) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from provisioner.fleet.file import load_fleet
-    from provisioner.fleet.run import DEFAULT_WORKERS, FleetTarget, reconcile_fleet
+    from provisioner.fleet.run import DEFAULT_WORKERS, reconcile_fleet
+    from provisioner.jenkins.target import FleetTarget
     from provisioner.jobs.audit import AuditWriter, audit_record
 
     if args.audit_log is not None and args.audit_log.is_dir():

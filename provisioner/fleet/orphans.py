@@ -6,16 +6,11 @@ registry's backups are not touched.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from provisioner.errors import JenkinsFailure
 from provisioner.fleet.file import FleetEntry
 from provisioner.fleet.report import OrphanOutcome
-from provisioner.jenkins.target import JobPath, LiveIndex
+from provisioner.jenkins.target import FleetTarget, JobPath, LiveIndex
 from provisioner.jobs.marker import read_marker
-
-if TYPE_CHECKING:
-    from provisioner.fleet.run import FleetTarget
 
 
 def _split(full_name: str) -> JobPath:

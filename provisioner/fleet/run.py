@@ -30,13 +30,13 @@ from concurrent.futures import (
 )
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from provisioner.errors import JenkinsFailure, ProvisionerError
 from provisioner.fleet.file import FleetEntry
 from provisioner.fleet.orphans import prune_orphans
 from provisioner.fleet.report import FleetReport, OrphanOutcome, RegistryOutcome
-from provisioner.jenkins.target import JobPath, JobTarget, LiveIndex
+from provisioner.jenkins.target import FleetTarget, JobPath, LiveIndex
 from provisioner.jobs.reconcile import Plan, ReconcileRequest, apply_plan
 from provisioner.settings.policy import Policy
 
@@ -44,14 +44,6 @@ LOG = logging.getLogger("provisioner")
 PRUNE_DEPTH = 4  # folder levels searched for orphaned jobs (the fleet's own depth when deeper)
 DEFAULT_WORKERS = 8
 PROCESS_POOL_THRESHOLD = 64  # below this many registries, worker processes cost more than they save
-
-
-class FleetTarget(JobTarget, Protocol):
-    def list_items(self, depth: int, *, descriptions: bool = False) -> LiveIndex: ...
-
-    def ensure_folders(self, path: JobPath, folders: list[tuple[str, ...]] | None = None) -> None: ...
-
-    def disable_job(self, path: JobPath) -> None: ...
 
 
 class _FolderGate:

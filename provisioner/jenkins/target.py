@@ -113,3 +113,13 @@ class LiveIndex:
             for folder in path.folder_paths()
             if len(folder) <= self.depth and "/".join(folder) not in self.items
         ]
+
+
+class FleetTarget(JobTarget, Protocol):
+    """What reconcile-all needs on top of :class:`JobTarget`: one listing, folders, disabling orphans."""
+
+    def list_items(self, depth: int, *, descriptions: bool = False) -> LiveIndex: ...
+
+    def ensure_folders(self, path: JobPath, folders: list[tuple[str, ...]] | None = None) -> None: ...
+
+    def disable_job(self, path: JobPath) -> None: ...

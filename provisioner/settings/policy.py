@@ -16,13 +16,14 @@ A policy file (YAML) looks like ``examples/policy.yaml``::
       pingCredentialId: backup-healthcheck # secret text: dead man's switch URL, as BACKUP_PING_URL
 
 Every key is optional; unknown keys, wrong types and values below the hard floors are errors.
+This module is the policy itself (pure data, no YAML, no pydantic); reading a policy file is
+:mod:`provisioner.settings.policy_file`, imported only when a file is given.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from provisioner.errors import UsageError
 from provisioner.settings.timezones import DEFAULT_TIME_ZONE
@@ -103,29 +104,3 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
-
-
-def load_policy(path: Path | None) -> Policy:
-    """The policy in ``path`` (None: the built-in default policy)."""
-    if path is None:
-        return DEFAULT_POLICY
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise UsageError(f"policy file not found: {path}") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidPolicy(f"policy file {path} is not UTF-8 text") from exc
-    return parse_policy_text(text, source=str(path))
-
-
-def parse_policy_text(text: str, source: str = "policy") -> Policy:
-    """Validate a policy document strictly (pydantic, extra keys forbidden, no type coercion)."""
-    from provisioner.settings.policy_model import (
-        policy_from_text,  # pydantic is heavy: only when a policy is given
-    )
-
-    return policy_from_text(text, source)

@@ -14,9 +14,8 @@ from provisioner.settings.policy import (
     JobOptions,
     Policy,
     is_credential_id,
-    load_policy,
-    parse_policy_text,
 )
+from provisioner.settings.policy_file import load_policy, parse_policy_text
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "policy.yaml"
 

@@ -1,9 +1,16 @@
-"""Strict pydantic model of the policy file (imported only when ``--policy`` is used)."""
+"""Reading a policy file: bounded read, strict YAML, a strict pydantic model, then consistency checks.
+
+Imported only when ``--policy`` is given: pydantic is heavy, and the ``validate`` path without a
+policy file stays light (tests/test_import_cost.py).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from provisioner.errors import UsageError
 from provisioner.settings.cron import ScheduleError, min_interval_minutes, parse_schedule
 from provisioner.settings.policy import (
     CREDENTIAL_ID,
@@ -62,7 +69,25 @@ class _PolicyFile(BaseModel):
     jobs: _Jobs = _Jobs()
 
 
-def policy_from_text(text: str, source: str) -> Policy:
+def load_policy(path: Path | None) -> Policy:
+    """The policy in ``path`` (None: the built-in default policy)."""
+    if path is None:
+        return DEFAULT_POLICY
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"policy file not found: {path}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPolicy(f"policy file {path} is not UTF-8 text") from exc
+    return parse_policy_text(text, source=str(path))
+
+
+def parse_policy_text(text: str, source: str = "policy") -> Policy:
+    """Validate a policy document strictly (pydantic, extra keys forbidden, no type coercion)."""
     try:
         root = compose_strict(text, what=f"policy file {source}")
     except YamlError as exc:
