@@ -1,4 +1,4 @@
-"""Small durable-file helpers: exclusive creation, fsync of files and folders, atomic JSON and text writes."""
+"""Small durable-file helpers: exclusive creation, fsync of files and folders, the one atomic write."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import stat
-import tempfile
 from pathlib import Path
 
 from provisioner.errors import UsageError
@@ -56,7 +55,11 @@ def atomic_write_json(folder: Path, name: str, data: object) -> Path:
 
 
 def atomic_write_bytes(folder: Path, name: str, payload: bytes, mode: int = 0o600) -> Path:
-    """Write ``payload`` as ``folder/name`` atomically (readers see the old file or the new, never half)."""
+    """Write ``payload`` as ``folder/name`` atomically (readers see the old file or the new, never half).
+
+    The one atomic write: a temp file named with :data:`TEMP_PREFIX` in ``folder``, fsync, chmod,
+    rename, fsync of the folder. Raises ``OSError``: callers translate it into their own error.
+    """
     tmp, fd = create_exclusive(folder, name)
     try:
         with os.fdopen(fd, "wb", closefd=True) as handle:
@@ -75,11 +78,10 @@ def atomic_write_bytes(folder: Path, name: str, payload: bytes, mode: int = 0o60
 
 
 def write_text_atomically(target: Path, text: str) -> None:
-    """Temp file in the target's directory, fsync, rename; keeps an existing file's mode.
+    """Replace a regular file (or create one) atomically, keeping an existing file's mode.
 
     Used for values.yaml (upgrade-values, the console): ``UsageError`` names the file on failure.
     """
-    directory = target.parent if str(target.parent) else Path(".")
     try:
         info = target.lstat()
         if not stat.S_ISREG(info.st_mode):  # never rename over a device, a pipe or a symlink
@@ -89,20 +91,8 @@ def write_text_atomically(target: Path, text: str) -> None:
         mode = 0o644
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    folder = target.parent if str(target.parent) else Path(".")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        atomic_write_bytes(folder, target.name, text.encode("utf-8", "surrogateescape"), mode)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, target)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -7,36 +7,16 @@ fsync, rename, fsync of the directory), so a crash never leaves a half-written c
 
 from __future__ import annotations
 
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+from provisioner._fs import atomic_write_bytes
 from provisioner.errors import JenkinsFailure
 from provisioner.jenkins.configxml import ConfigXmlError, job_facts, parse_config
 from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
 
 CONFIG = "config.xml"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class JenkinsHomeTarget:
@@ -68,7 +48,8 @@ class JenkinsHomeTarget:
 
     def _write(self, file: Path, text: str) -> None:
         try:
-            write_atomic(file, text)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(file.parent, file.name, text.encode("utf-8"))
         except OSError as exc:
             raise JenkinsFailure(f"cannot write {file}: {exc.strerror or exc}") from exc
 

@@ -1,0 +1,59 @@
+"""One way to do each thing: the source has one copy of each mechanism (found by reading the AST).
+
+Each test names where the one copy lives; a second copy anywhere else in provisioner/ fails it.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "provisioner"
+
+
+def _sources() -> Iterator[tuple[str, ast.Module, str]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        yield path.relative_to(PACKAGE.parent).as_posix(), ast.parse(text, str(path)), text
+
+
+def _calls(tree: ast.Module, dotted: str) -> int:
+    """Calls of ``a.b(...)`` or ``b(...)`` imported from ``a``."""
+    module, _, name = dotted.rpartition(".")
+    count = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == name:
+                if isinstance(func.value, ast.Name) and func.value.id == module.rpartition(".")[2]:
+                    count += 1
+            elif isinstance(func, ast.Name) and func.id == name:
+                imported = any(
+                    isinstance(n, ast.ImportFrom)
+                    and n.module == module
+                    and any(a.name == name for a in n.names)
+                    for n in ast.walk(tree)
+                )
+                count += imported
+    return count
+
+
+def _string_constants(tree: ast.Module) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.value
+
+
+def where(predicate: object) -> list[str]:
+    assert callable(predicate)
+    return [name for name, tree, text in _sources() if predicate(tree, text)]
+
+
+def test_one_atomic_write() -> None:
+    # _fs.atomic_write_bytes; backup/archive.py streams an archive into its temp file (not a payload in
+    # memory) and renames it with the same helpers (create_exclusive, fsync_dir).
+    assert where(lambda tree, _t: _calls(tree, "os.replace") or _calls(tree, "tempfile.mkstemp")) == [
+        "provisioner/_fs.py",
+        "provisioner/backup/archive.py",
+    ]
