@@ -6,33 +6,17 @@ reconciled into a local JENKINS_HOME directory, and one backup is made into a lo
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from provisioner.backup.cli import main as backup_main
 from provisioner.cli import main as provisioner_main
+from provisioner.gitsource import Author, init_with_files
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
 EXAMPLE = ROOT / "examples" / "demo-registry"
-
-
-def _git(repo: Path, *args: str) -> None:
-    git = shutil.which("git")
-    if git is None:
-        raise SystemExit("demo: git is not installed")
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "GIT_AUTHOR_NAME": "Demo Admin",
-        "GIT_AUTHOR_EMAIL": "admin@example.internal",
-        "GIT_COMMITTER_NAME": "Demo Admin",
-        "GIT_COMMITTER_EMAIL": "admin@example.internal",
-        "HOME": str(repo),
-    }
-    subprocess.run([git, *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
 def _step(title: str) -> None:
@@ -44,9 +28,7 @@ def main() -> int:
     if not (repo / ".git").exists():
         repo.mkdir(parents=True, exist_ok=True)
         shutil.copytree(EXAMPLE / "deploy-templates", repo / "deploy-templates", dirs_exist_ok=True)
-        _git(repo, "init", "-q", "-b", "main")
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", "Enable automatic backups")
+        init_with_files(repo, "Enable automatic backups\n", Author("Demo Admin", "admin@example.internal"))
     _step("provisioner validate (values.yaml at HEAD of demo/registry-repo)")
     code = provisioner_main(["validate", "--repo", str(repo)])
     if code != 0:

@@ -284,6 +284,31 @@ def push(repo: Path, remote: str, branch: str) -> None:
     run_git(repo, "push", "--quiet", "--porcelain", remote, f"HEAD:refs/heads/{branch}")
 
 
+def init_with_files(repo: Path, message: str, author: Author) -> str:
+    """``git init`` a directory and commit all its files (the demo's registry repository); the commit id.
+
+    Runs with a minimal environment (no user or system git configuration): the same commit anywhere.
+    """
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(repo),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": author.name,
+        "GIT_AUTHOR_EMAIL": author.email,
+        "GIT_COMMITTER_NAME": author.name,
+        "GIT_COMMITTER_EMAIL": author.email,
+    }
+    run_git(repo, "init", "-q", "-b", "main", env=env)
+    run_git(repo, "add", "-A", env=env)
+    run_git(repo, "commit", "-q", "-F", "-", env=env, stdin=message)
+    return run_git(repo, "rev-parse", "HEAD", env=env).strip()
+
+
+def warm_up() -> None:
+    """Load libgit2 now (a fleet worker process, before its first registry)."""
+    import pygit2  # noqa: F401
+
+
 def undo_commit(repo: Path, base: str) -> None:
     """Move the branch back to ``base`` after a failed push (``--keep``: only the committed file moves)."""
     run_git(repo, "reset", "-q", "--keep", base)

@@ -57,3 +57,15 @@ def test_one_atomic_write() -> None:
         "provisioner/_fs.py",
         "provisioner/backup/archive.py",
     ]
+
+
+def test_all_git_in_gitsource() -> None:
+    def uses_git(tree: ast.Module, _text: str) -> bool:
+        imports_pygit2 = any(
+            isinstance(n, ast.Import) and any(a.name == "pygit2" for a in n.names) for n in ast.walk(tree)
+        )
+        return imports_pygit2 or "git" in set(
+            _string_constants(tree)
+        )  # shutil.which("git"), argv ["git", ...]
+
+    assert where(uses_git) == ["provisioner/gitsource.py"]

@@ -126,11 +126,12 @@ def plan_batch(
 def _warm_worker() -> None:
     """Import what planning needs once per worker process, before the first registry arrives."""
     import jinja2  # noqa: F401
-    import pygit2  # noqa: F401
 
+    from provisioner import gitsource
     from provisioner.jobs import render
     from provisioner.settings import values  # noqa: F401
 
+    gitsource.warm_up()
     render.environment()
 
 

@@ -155,3 +155,18 @@ def test_plain_file(tmp_path: Path) -> None:
         read_values_file(tmp_path / "missing.yaml")
     with pytest.raises(UsageError, match="directory"):
         read_values_file(tmp_path)
+
+
+def test_init_with_files_commits_everything_with_the_given_author(tmp_path: Path) -> None:
+    from provisioner.gitsource import Author, init_with_files, read_values_from_git
+
+    repo = tmp_path / "r"
+    (repo / "deploy-templates").mkdir(parents=True)
+    (repo / "deploy-templates" / "values.yaml").write_text("global: {}\n")
+    commit = init_with_files(repo, "first\n", Author("Demo Admin", "admin@example.internal"))
+    source = read_values_from_git(repo)
+    assert source.commit == commit and source.text == "global: {}\n"
+    assert source.author is not None and source.author.to_json() == {
+        "name": "Demo Admin",
+        "email": "admin@example.internal",
+    }
