@@ -69,3 +69,11 @@ def test_all_git_in_gitsource() -> None:
         )  # shutil.which("git"), argv ["git", ...]
 
     assert where(uses_git) == ["provisioner/gitsource.py"]
+
+
+def test_one_backup_id_pattern() -> None:
+    assert where(lambda _tree, text: "[0-9]{8}T[0-9]{6}Z" in text) == ["provisioner/backup/ids.py"]
+
+
+def test_one_registry_name_pattern() -> None:
+    assert where(lambda _tree, text: "[a-z0-9]([-a-z0-9]" in text) == ["provisioner/names.py"]

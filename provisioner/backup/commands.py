@@ -13,11 +13,11 @@ from provisioner.backup.backends.archive import ArchiveBackend
 from provisioner.backup.backends.restic import ResticBackend
 from provisioner.backup.backends.velero import VeleroBackend
 from provisioner.backup.errors import BackupFailed
+from provisioner.backup.ids import new_backup_id
 from provisioner.backup.logs import LOG
 from provisioner.backup.outcome import ListedBackup, RunOutcome
 from provisioner.backup.procs import LIBPQ_ENV, child_env, resolve_tool
 from provisioner.backup.request import Request
-from provisioner.backup.store import new_backup_id
 
 if TYPE_CHECKING:
     from provisioner.backup.metrics import MetricsState

@@ -13,6 +13,8 @@ import stat
 from pathlib import Path
 
 from provisioner.backup.errors import InvalidInput
+from provisioner.backup.ids import is_backup_id
+from provisioner.names import REGISTRY_NAME_RULE, is_registry_name
 
 __all__ = [
     "MAX_HOURS",
@@ -31,9 +33,7 @@ __all__ = [
 
 MIN_HOURS = 168  # 7 days
 MAX_HOURS = 87600  # 10 years
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
-_BACKUP_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
 # No leading '-' (option injection), no '=' or '://' (libpq would read a connection string).
 _PG_DATABASE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}", re.ASCII)
 _MAX_PATH = 4096
@@ -67,11 +67,10 @@ def check_registry(value: str | None, argument: str = "--registry") -> str:
         raise InvalidInput(argument, "missing (give --registry or set REGISTRY_NAME)")
     if len(value) > 63:
         raise InvalidInput(argument, f"{_show(value)} is longer than 63 characters (a DNS-1123 label)")
-    if not _DNS_LABEL.fullmatch(value):
+    if not is_registry_name(value):
         raise InvalidInput(
             argument,
-            f"{_show(value)} is not a DNS-1123 label (lowercase a-z, 0-9 and '-', "
-            "starting and ending with a letter or digit)",
+            f"{_show(value)} is not a DNS-1123 label ({REGISTRY_NAME_RULE})",
         )
     return value
 
@@ -98,7 +97,7 @@ def check_expires_in_hours(value: str | None, argument: str = "--expires-in-hour
 
 def check_backup_id(value: str, argument: str = "--id") -> str:
     """A backup id as this tool makes them: ``YYYYMMDDTHHMMSSZ`` with an optional ``-NN``."""
-    if not _BACKUP_ID.fullmatch(value):
+    if not is_backup_id(value):
         raise InvalidInput(argument, f"{_show(value)} is not a backup id (like 20261122T193000Z)")
     return value
 

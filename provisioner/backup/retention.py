@@ -9,7 +9,6 @@ through a symlink; never outside the registry's folder. Everything else is repor
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from provisioner.backup.ids import is_backup_id
 from provisioner.backup.logs import LOG
 from provisioner.backup.store import (
     ARCHIVE_SUFFIX,
@@ -31,7 +31,6 @@ from provisioner.backup.store import (
 __all__ = ["PrunePlan", "PruneResult", "cleanup_leftovers", "plan_prune", "prune_registry"]
 
 T = TypeVar("T")
-_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def cleanup_leftovers(folder: Path, registry: str) -> list[str]:
         for marker in scan.pending:
             backup_id = marker[len(PENDING_PREFIX) :]
             complete = any(r.id == backup_id for r in scan.records)
-            if not complete and _ID.fullmatch(backup_id):
+            if not complete and is_backup_id(backup_id):
                 _unlink_regular(fd, backup_id + ARCHIVE_SUFFIX)
                 removed.append(backup_id + ARCHIVE_SUFFIX)
             _unlink_regular(fd, marker)

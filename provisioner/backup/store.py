@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from provisioner._fs import TEMP_PREFIX
+from provisioner.backup.ids import ID_PATTERN, is_backup_id, new_backup_id
 
 __all__ = [
     "ARCHIVE_SUFFIX",
@@ -43,8 +44,7 @@ TOMBSTONE_PREFIX = TEMP_PREFIX + "delete-"
 # Marks a backup being made: if a run dies between renaming the archive into place and writing the
 # metadata, the marker tells the next run that the archive without metadata is ours to remove.
 PENDING_PREFIX = TEMP_PREFIX + "pending-"
-_ID_TEXT = r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?"
-_ID = re.compile(_ID_TEXT, re.ASCII)
+_ID_TEXT = ID_PATTERN
 # The exact names of what a run or a prune leaves behind when interrupted; a name with our temp
 # prefix and any other shape was not made by backup-registry and is never deleted.
 _TOMBSTONE_NAME = re.compile(re.escape(TOMBSTONE_PREFIX) + _ID_TEXT + re.escape(METADATA_SUFFIX), re.ASCII)
@@ -75,18 +75,6 @@ def parse_utc(text: str) -> datetime:
     if not _UTC_TEXT.fullmatch(text):
         raise ValueError(f"not a UTC timestamp like 2026-11-22T19:30:00Z: {text!r}")
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def new_backup_id(now: datetime, taken: set[str]) -> str:
-    """A sortable id from the UTC creation time; ``-01``..``-99`` appended if the second is taken."""
-    base = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    if base not in taken:
-        return base
-    for n in range(1, 100):
-        candidate = f"{base}-{n:02d}"
-        if candidate not in taken:
-            return candidate
-    raise RuntimeError(f"more than 100 backups within the second {base}")
 
 
 @dataclass(frozen=True)
@@ -222,7 +210,7 @@ def scan_registry(folder: Path, registry: str) -> RegistryScan:
             elif _TEMP_NAME.fullmatch(name) and regular:
                 scan.temp_files.append(name)
                 claimed.add(name)
-            elif name.endswith(METADATA_SUFFIX) and _ID.fullmatch(name[: -len(METADATA_SUFFIX)]):
+            elif name.endswith(METADATA_SUFFIX) and is_backup_id(name[: -len(METADATA_SUFFIX)]):
                 backup_id = name[: -len(METADATA_SUFFIX)]
                 archive = backup_id + ARCHIVE_SUFFIX
                 if not regular:

@@ -11,7 +11,7 @@ from provisioner.commands._source import (
     load_policy_from_args,
     load_values_source,
 )
-from provisioner.names import is_registry_name
+from provisioner.names import REGISTRY_NAME_RULE, is_registry_name
 
 if TYPE_CHECKING:
     from provisioner.gitsource import ValuesSource
@@ -24,8 +24,7 @@ def registry_name(text: str) -> str:
     """argparse type: a DNS-1123 label (what Kubernetes allows for the registry's namespace)."""
     if not is_registry_name(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a DNS-1123 label: 1-63 characters a-z, 0-9 and '-', "
-            "starting and ending with a letter or digit"
+            f"{text!r} is not a DNS-1123 label: {REGISTRY_NAME_RULE}"
         )
     return text
 

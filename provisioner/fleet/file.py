@@ -22,7 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from provisioner.errors import UsageError
 from provisioner.gitsource import DEFAULT_VALUES_PATH
 from provisioner.jenkins.target import JobPath, job_path
-from provisioner.names import is_registry_name
+from provisioner.names import REGISTRY_NAME_RULE, is_registry_name
 from provisioner.settings.strict_yaml import STR, YamlError, compose_strict, kind_of, line_of, mapping_entries
 
 ENTRY_KEYS = ("name", "repo", "ref", "valuesPath", "folder", "jobName")
@@ -105,8 +105,7 @@ def _entry(node: Node, index: int, base: Path, problems: _Problems) -> FleetEntr
     if not is_registry_name(name):
         problems.add(
             nodes["name"],
-            f"{where}.name {name!r} is not a DNS-1123 label (1-63 of a-z, 0-9, '-', "
-            "starting and ending with a letter or digit)",
+            f"{where}.name {name!r} is not a DNS-1123 label ({REGISTRY_NAME_RULE})",
         )
         return None
     ref = values.get("ref", "HEAD")

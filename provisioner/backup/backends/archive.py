@@ -12,6 +12,7 @@ from provisioner import __version__
 from provisioner._fs import atomic_write_json, fsync_dir, remove_quietly
 from provisioner.backup.archive import PgDumpSource, RawSink, write_archive
 from provisioner.backup.errors import BackupFailed, InvalidInput
+from provisioner.backup.ids import new_backup_id
 from provisioner.backup.inputs import registry_dir
 from provisioner.backup.locking import registry_lock
 from provisioner.backup.logs import LOG
@@ -22,7 +23,6 @@ from provisioner.backup.store import (
     METADATA_SUFFIX,
     PENDING_PREFIX,
     BackupRecord,
-    new_backup_id,
     scan_registry,
     verify_backup,
 )

@@ -24,11 +24,11 @@ from typing import IO
 
 from provisioner.backup.archive import HashingWriter, PgDumpSource, stream_tar
 from provisioner.backup.errors import BackupFailed
+from provisioner.backup.ids import STAMP, created_at, is_backup_id, new_backup_id
 from provisioner.backup.logs import LOG, Progress
 from provisioner.backup.outcome import ListedBackup, RunOutcome, VerifyOutcome
 from provisioner.backup.procs import Tool, child_env
 from provisioner.backup.retention import PruneResult, plan_prune
-from provisioner.backup.store import new_backup_id
 
 __all__ = ["RESTIC_ENV", "ResticBackend", "ResticSnapshot"]
 
@@ -45,9 +45,7 @@ RESTIC_ENV = (
     "AWS_DEFAULT_REGION",
 )
 _TOOL_TAG = "tool=backup-registry"
-_STAMP = "%Y%m%dT%H%M%SZ"
 _HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
-_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?", re.ASCII)
 _TIMEOUT = 6 * 3600.0
 
 
@@ -88,13 +86,13 @@ def parse_snapshot(snapshot: object, registry: str) -> ResticSnapshot | None:
     if not (isinstance(sid, str) and _HEX64.fullmatch(sid)):
         return None
     backup_id, sha, size = tags.get("backup-id", ""), tags.get("sha256", ""), tags.get("size", "")
-    if not (_ID.fullmatch(backup_id) and _HEX64.fullmatch(sha) and size.isascii() and size.isdigit()):
+    if not (is_backup_id(backup_id) and _HEX64.fullmatch(sha) and size.isascii() and size.isdigit()):
         return None
     if not (isinstance(paths, list) and len(paths) == 1 and isinstance(paths[0], str)):
         return None
     try:
-        created = datetime.strptime(backup_id[:16], _STAMP).replace(tzinfo=UTC)
-        expires = datetime.strptime(tags.get("expires", ""), _STAMP).replace(tzinfo=UTC)
+        created = created_at(backup_id)
+        expires = datetime.strptime(tags.get("expires", ""), STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
     return ResticSnapshot(sid, backup_id, created, expires, sha, int(size), paths[0])
@@ -152,7 +150,7 @@ class ResticBackend:
             "backup", "--json", "--stdin", "--stdin-filename", filename,
             "--host", "backup-registry", "--time", created.strftime("%Y-%m-%d %H:%M:%S"),
             "--tag", f"registry={self.registry}", "--tag", f"backup-id={backup_id}",
-            "--tag", f"expires={expires.strftime(_STAMP)}", "--tag", _TOOL_TAG,
+            "--tag", f"expires={expires.strftime(STAMP)}", "--tag", _TOOL_TAG,
         )  # fmt: skip
         digest, size, short_id = self._backup_stream(argv, dirs, databases, Progress(f"backup {backup_id}"))
         try:
