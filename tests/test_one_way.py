@@ -77,3 +77,12 @@ def test_one_backup_id_pattern() -> None:
 
 def test_one_registry_name_pattern() -> None:
     assert where(lambda _tree, text: "[a-z0-9]([-a-z0-9]" in text) == ["provisioner/names.py"]
+
+
+def test_one_now_parser() -> None:
+    assert where(lambda _tree, text: "fromisoformat(" in text and "--now" in text) == ["provisioner/clock.py"]
+    assert where(
+        lambda tree, _t: any(
+            isinstance(n, ast.FunctionDef) and n.name == "parse_instant" for n in ast.walk(tree)
+        )
+    ) == ["provisioner/clock.py"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from provisioner import __version__
+from provisioner import __version__, clock
 from provisioner.backup import inputs
 from provisioner.backup.errors import BackupFailed, InvalidInput
 from provisioner.backup.logs import LOG, configure_logging
@@ -132,20 +132,11 @@ def _tell(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 def parse_now(value: str, argument: str = "--now") -> datetime:
-    import re
-
-    if len(value) > 40 or not re.fullmatch(
-        r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})",
-        value,
-        re.ASCII,
-    ):
-        raise InvalidInput(
-            argument, f"{value[:40]!a} is not ISO 8601 with a zone (like 2026-11-22T19:30:00Z)"
-        )
+    """:func:`provisioner.clock.parse_instant` (the grammar both CLIs share), in UTC."""
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError as exc:
-        raise InvalidInput(argument, f"{value!a}: {exc}") from None
+        return clock.parse_instant(value).astimezone(UTC)
+    except clock.InvalidInstant as exc:
+        raise InvalidInput(argument, str(exc)) from None
 
 
 def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from provisioner.commands._source import add_policy_argument, load_policy_from_args, parse_instant
+from provisioner.commands._source import add_policy_argument, instant_arg, load_policy_from_args
 from provisioner.commands._target import add_connection_arguments, build_http_target
 from provisioner.errors import ProvisionerError, UsageError
 
@@ -43,7 +43,7 @@ def add_fleet_source_arguments(parser: argparse.ArgumentParser, *, fleet_require
 
 
 def now_from_args(args: argparse.Namespace) -> datetime:
-    return parse_instant(args.now, "--now") if args.now is not None else datetime.now(UTC)
+    return instant_arg(args.now, "--now") if args.now is not None else datetime.now(UTC)
 
 
 def _one(

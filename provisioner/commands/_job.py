@@ -23,9 +23,7 @@ if TYPE_CHECKING:
 def registry_name(text: str) -> str:
     """argparse type: a DNS-1123 label (what Kubernetes allows for the registry's namespace)."""
     if not is_registry_name(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a DNS-1123 label: {REGISTRY_NAME_RULE}"
-        )
+        raise argparse.ArgumentTypeError(f"{text!r} is not a DNS-1123 label: {REGISTRY_NAME_RULE}")
     return text
 
 

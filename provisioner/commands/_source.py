@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from provisioner import clock
 from provisioner.errors import UsageError
 
 if TYPE_CHECKING:
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
     from provisioner.settings.policy import Policy
 
 DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
-MIN_YEAR, MAX_YEAR = 1970, 9000  # keeps previews and daylight-saving scans inside the calendar
 
 
 def add_values_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -70,14 +70,9 @@ def load_policy_from_args(args: argparse.Namespace) -> Policy:
     return load_policy(path)
 
 
-def parse_instant(text: str, flag: str) -> datetime:
-    """An ISO 8601 instant with a UTC offset (``Z`` or ``+02:00``); naive times are ambiguous."""
+def instant_arg(text: str, flag: str) -> datetime:
+    """``--now``/``--after``: :func:`provisioner.clock.parse_instant` (the grammar both CLIs share)."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag} {text!r} is not an ISO 8601 date-time (e.g. 2026-11-22T10:00:00Z)") from exc
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise UsageError(f"{flag} {text!r} needs a UTC offset (e.g. 2026-11-22T10:00:00Z or +02:00)")
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise UsageError(f"{flag} {text!r} must lie in the years {MIN_YEAR} to {MAX_YEAR}")
-    return value
+        return clock.parse_instant(text)
+    except clock.InvalidInstant as exc:
+        raise UsageError(f"{flag} {exc}") from None

@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 
-from provisioner.commands._source import add_policy_argument, load_policy_from_args, parse_instant
+from provisioner.commands._source import add_policy_argument, instant_arg, load_policy_from_args
 from provisioner.commands._types import whole_number
 from provisioner.errors import ExitCode
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from provisioner.settings.timezones import time_zone_problem
     from provisioner.settings.values import FieldError, check_schedule_text
 
-    after = parse_instant(args.after, "--after") if args.after is not None else datetime.now(UTC)
+    after = instant_arg(args.after, "--after") if args.after is not None else datetime.now(UTC)
     policy = load_policy_from_args(args)
     zone_name = args.tz if args.tz is not None else policy.default_time_zone
     errors: list[FieldError] = []

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from provisioner.commands._fleet_health import add_fleet_source_arguments, gather_fleet
 from provisioner.commands._job import job_path_from_args, load_valid_settings, registry_name
-from provisioner.commands._source import add_values_source_arguments, parse_instant
+from provisioner.commands._source import add_values_source_arguments, instant_arg
 from provisioner.commands._target import add_connection_arguments, build_http_target
 from provisioner.errors import ExitCode, JenkinsFailure, UsageError
 
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     if args.repo is None and args.values is None:
         raise UsageError("one of --repo or --values is required with --registry")
 
-    now = parse_instant(args.now, "--now") if args.now is not None else datetime.now(UTC)
+    now = instant_arg(args.now, "--now") if args.now is not None else datetime.now(UTC)
     target = None
     if args.jenkins_url is not None:
         path = job_path_from_args(args)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from provisioner.commands._source import (
     add_values_source_arguments,
+    instant_arg,
     load_policy_from_args,
     load_values_source,
-    parse_instant,
 )
 from provisioner.errors import ExitCode
 
@@ -102,7 +102,7 @@ def _text(result: ValidationResult, source: ValuesSource, report: dict[str, obje
 def run(args: argparse.Namespace) -> int:
     from provisioner.settings.values import validate_values_text
 
-    now = parse_instant(args.now, "--now") if args.now is not None else datetime.now(UTC)
+    now = instant_arg(args.now, "--now") if args.now is not None else datetime.now(UTC)
     policy = load_policy_from_args(args)
     source = load_values_source(args)
     result = validate_values_text(source.text, policy, now=now)
