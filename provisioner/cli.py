@@ -1,47 +1,53 @@
-"""The `provisioner` command line: discovers subcommands in `provisioner.commands`."""
+"""The `provisioner` command line: the command table, logging, and the one error boundary.
+
+Each command module adds its own parser (``register``) and returns an exit code from ``run``; the
+table below is the order of ``--help``. Command modules keep top-level imports light (stdlib only),
+so ``validate`` and ``next-runs`` start fast.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import pkgutil
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from provisioner import __version__
-from provisioner.errors import ExitCode, ProvisionerError
+from provisioner.commands import (
+    metrics,
+    next_runs,
+    reconcile,
+    reconcile_all,
+    render,
+    status,
+    upgrade_values,
+    validate,
+)
+from provisioner.error_handler import ArgumentParser, guarded
 
 LOG = logging.getLogger("provisioner")
+PROG = "provisioner"
 
-
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors, which is our usage exit code too."""
+COMMANDS = (validate, next_runs, render, reconcile, reconcile_all, status, metrics, upgrade_values)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import provisioner.commands as commands_pkg
-
-    parser = _Parser(
-        prog="provisioner",
+    parser = ArgumentParser(
+        prog=PROG,
         description=(
             "Validate a registry's backup settings (values.yaml in git), preview when backups run, "
             "and provision the Jenkins job Create-registry-backup-<registry> from them."
         ),
         epilog="Exit codes: 0 ok, 1 invalid settings, 2 usage or I/O error, 3 Jenkins failure, "
         "4 some registries failed (reconcile-all), 5 some registry's backups are overdue or failing "
-        "(status --fleet).",
+        "(status --fleet), 70 internal error (a bug), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    modules = [
-        importlib.import_module(f"{commands_pkg.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(commands_pkg.__path__)
-        if not info.name.startswith("_")
-    ]
-    for module in sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.__name__)):
-        module.register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
@@ -57,19 +63,17 @@ def _configure_logging(verbose: bool) -> None:
     LOG.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
-    try:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command; the exit code (argparse's usage errors included, never an exception)."""
+
+    def body() -> int:
+        args = build_parser().parse_args(argv)
+        args.environ = os.environ if environ is None else environ
+        _configure_logging(args.verbose)
         code: int = args.handler(args)
-    except ProvisionerError as exc:
-        print(f"provisioner: error: {exc.message}", file=sys.stderr)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("provisioner: interrupted", file=sys.stderr)
-        return int(ExitCode.USAGE)
-    return code
+        return code
+
+    return guarded(PROG, argv, body)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Process exit codes shared by every `provisioner` command (the README documents them)."""
+"""Process exit codes shared by both CLIs (the README documents them), and the error tree."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ class ExitCode(IntEnum):
     JENKINS_FAILURE = 3
     PARTIAL_FAILURE = 4
     UNHEALTHY = 5  # status --fleet: some registry's backups are overdue or failing
+    INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, never 1 (1 means "invalid settings" to CI)
+    INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 
 class ProvisionerError(Exception):

@@ -33,9 +33,7 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
         logger = logging.getLogger("provisioner")
         before = list(logger.handlers)
         try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse usage errors
-            code = int(exc.code or 0)
+            code = main(list(argv))  # argparse's exits come back as the return value
         finally:
             logger.handlers[:] = before
         captured = capsys.readouterr()

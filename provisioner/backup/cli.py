@@ -1,7 +1,7 @@
 """`backup-registry`: argparse, input validation (all of it before anything runs), dispatch.
 
 Exit codes: 0 ok; 1 invalid input (nothing ran, nothing was created); 2 usage (argparse);
-3 backup, verify or prune failed (nothing partial left).
+3 backup, verify or prune failed (nothing partial left); 70 internal error (a bug); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from provisioner.backup import inputs
 from provisioner.backup.errors import BackupFailed, InvalidInput
 from provisioner.backup.logs import LOG, configure_logging
 from provisioner.backup.request import Request
-from provisioner.errors import ExitCode, ProvisionerError
+from provisioner.error_handler import ArgumentParser, guarded
+from provisioner.errors import ProvisionerError
 
 __all__ = ["build_parser", "main"]
 
@@ -28,10 +29,11 @@ _PROG = "backup-registry"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=_PROG,
         description="Make, list, verify and prune a registry's backups (archive, restic or velero).",
-        epilog="Exit codes: 0 ok, 1 invalid input, 2 usage, 3 backup/verify/prune failed.",
+        epilog="Exit codes: 0 ok, 1 invalid input, 2 usage, 3 backup/verify/prune failed, "
+        "70 internal error (a bug), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -247,34 +249,37 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
     return Request(**fields)  # type: ignore[arg-type]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 on usage errors
-    configure_logging(verbose=args.verbose)
+def _execute(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Validate everything, then run; domain errors are logged as a JSON line, then raised on."""
     try:
         if args.command in ("notify", "ping"):
-            return _tell(args, os.environ)
-        request = validate(args, os.environ)
+            return _tell(args, environ)
+        request = validate(args, environ)
     except InvalidInput as exc:
         LOG.error("invalid input", extra={"argument": exc.argument, "reason": exc.reason})
-        print(f"{_PROG}: error: {exc.message}", file=sys.stderr)
-        return int(ExitCode.INVALID_SETTINGS)
+        raise
     from provisioner.backup.commands import execute
 
     try:
-        return execute(request, os.environ, sys.stdout)
+        return execute(request, environ, sys.stdout)
     except ProvisionerError as exc:
         LOG.error("failed", extra={"error": exc.message})
-        print(f"{_PROG}: error: {exc.message}", file=sys.stderr)
-        return int(exc.exit_code)
-    except OSError as exc:
+        raise
+    except OSError as exc:  # translated where it enters: a backup that could not be made is a failure
         message = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc.strerror or exc)
         LOG.error("failed", extra={"error": message})
-        print(f"{_PROG}: error: {message}", file=sys.stderr)
-        return int(BackupFailed.exit_code)
-    except KeyboardInterrupt:
-        print(f"{_PROG}: interrupted", file=sys.stderr)
-        return int(BackupFailed.exit_code)
+        raise BackupFailed(message) from exc
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one command; the exit code (argparse's usage errors included, never an exception)."""
+
+    def body() -> int:
+        args = build_parser().parse_args(argv)  # exits 2 on usage errors
+        configure_logging(verbose=args.verbose)
+        return _execute(args, os.environ if environ is None else environ)
+
+    return guarded(_PROG, argv, body)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""One module per `provisioner` subcommand.
+"""One module per `provisioner` subcommand, listed in ``provisioner.cli.COMMANDS``.
 
-Each module defines ``ORDER: int`` (position in ``--help``) and
-``register(subparsers) -> None``, which adds its parser and sets ``handler`` via
-``parser.set_defaults(handler=run)`` where ``run(args: argparse.Namespace) -> int``.
-Modules must keep top-level imports light (stdlib only): import heavy libraries
-(requests, jenkins, git, jinja2) inside ``run`` so ``validate``/``next-runs`` start fast.
+Each module defines ``register(subparsers) -> None``, which adds its parser and sets ``handler`` via
+``parser.set_defaults(handler=run)`` where ``run(args: argparse.Namespace) -> int``; ``args.environ``
+is the environment the CLI was given. Modules keep top-level imports light (stdlib only): heavy
+libraries (jenkins, urllib3, pygit2, jinja2, pydantic) are imported inside ``run`` so
+``validate``/``next-runs`` start fast.
 """

@@ -65,7 +65,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    user = args.user if args.user is not None else os.environ.get("JENKINS_USER") or None
+    environ = getattr(args, "environ", os.environ)
+    user = args.user if args.user is not None else environ.get("JENKINS_USER") or None
     token: str | None
     if args.token_file is not None:
         try:
@@ -77,7 +78,7 @@ def credentials(args: argparse.Namespace) -> tuple[str | None, str | None]:
             raise UsageError(f"--token-file {args.token_file} is too large to be a token")
         token = raw.decode("utf-8", "replace").strip() or None
     else:
-        token = os.environ.get("JENKINS_TOKEN") or None
+        token = environ.get("JENKINS_TOKEN") or None
     if (user is None) != (token is None):
         raise UsageError(
             "give both a Jenkins user and a token (JENKINS_USER + JENKINS_TOKEN, or --user + --token-file)"

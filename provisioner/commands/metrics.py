@@ -9,8 +9,6 @@ from pathlib import Path
 from provisioner.commands._fleet_health import add_fleet_source_arguments, gather_fleet
 from provisioner.errors import ExitCode, UsageError
 
-ORDER = 48
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(

@@ -10,7 +10,6 @@ from provisioner.commands._source import add_policy_argument, instant_arg, load_
 from provisioner.commands._types import whole_number
 from provisioner.errors import ExitCode
 
-ORDER = 20
 MAX_COUNT = 100
 
 

@@ -15,8 +15,6 @@ from provisioner.errors import ExitCode, JenkinsFailure, UsageError
 if TYPE_CHECKING:
     from provisioner.jobs.reconcile import ReconcileResult
 
-ORDER = 40
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(

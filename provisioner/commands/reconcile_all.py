@@ -19,7 +19,6 @@ from provisioner.errors import UsageError
 if TYPE_CHECKING:
     from provisioner.fleet.report import FleetReport, RegistryOutcome
 
-ORDER = 45
 MAX_WORKERS = 64  # concurrent HTTP requests: more would only queue inside Jenkins
 LOG = logging.getLogger("provisioner")
 

@@ -8,8 +8,6 @@ import sys
 from provisioner.commands._job import add_job_arguments, job_path_from_args, load_valid_settings
 from provisioner.errors import ExitCode
 
-ORDER = 30
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from provisioner.jenkins.target import JobPath
     from provisioner.status import LastBackup
 
-ORDER = 47
 _HOURS = re.compile(r"[0-9]{1,6}")
 BUILD_TREE = "number,timestamp,actions[parameters[name,value]]"
 

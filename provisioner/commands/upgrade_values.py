@@ -23,7 +23,6 @@ from provisioner.errors import ExitCode, ProvisionerError, UsageError
 if TYPE_CHECKING:
     from provisioner.upgrade.carry import UpgradeResult
 
-ORDER = 60
 DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
 _AUTHOR = re.compile(r"(?P<name>[^<>\n\r\x00]*[^<>\s])\s*<(?P<email>[^<>\s\x00]+@[^<>\s\x00]+)>")
 

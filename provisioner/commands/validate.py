@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from provisioner.gitsource import ValuesSource
     from provisioner.settings.values import ValidationResult
 
-ORDER = 10
 PREVIEW_RUNS = 3
 
 

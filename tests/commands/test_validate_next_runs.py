@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from provisioner.cli import main
+from tests.helpers.cli import CliRun
 from tests.helpers.gitrepo import commit, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,18 +23,9 @@ ALICE = ("Alice Admin", "alice@example.com")
 BOB = ("Bob Builder", "bob@example.com")
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
-    code, out, _ = run(capsys, *argv, "--format", "json")
-    return code, json.loads(out)
+def run_json(run_cli: Callable[..., CliRun], *argv: str) -> tuple[int, dict[str, object]]:
+    done = run_cli(*argv, "--format", "json")
+    return done.code, done.json()
 
 
 @pytest.fixture
@@ -45,10 +38,10 @@ def registry(tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 def test_validate_json_valid_from_git(
-    capsys: pytest.CaptureFixture[str], registry: tuple[Path, list[str]]
+    run_cli: Callable[..., CliRun], registry: tuple[Path, list[str]]
 ) -> None:
     repo, shas = registry
-    code, data = run_json(capsys, "validate", "--repo", str(repo), "--ref", shas[0], "--now", NOW)
+    code, data = run_json(run_cli, "validate", "--repo", str(repo), "--ref", shas[0], "--now", NOW)
     assert code == 0
     assert data == {
         "valid": True,
@@ -67,10 +60,10 @@ def test_validate_json_valid_from_git(
 
 
 def test_validate_json_invalid_keeps_preview(
-    capsys: pytest.CaptureFixture[str], registry: tuple[Path, list[str]]
+    run_cli: Callable[..., CliRun], registry: tuple[Path, list[str]]
 ) -> None:
     repo, shas = registry
-    code, data = run_json(capsys, "validate", "--repo", str(repo), "--now", NOW)
+    code, data = run_json(run_cli, "validate", "--repo", str(repo), "--now", NOW)
     assert code == 1
     assert data["valid"] is False and data["settings"] is None
     assert data["errors"] == [
@@ -88,25 +81,25 @@ def test_validate_json_invalid_keeps_preview(
     assert data["source"] == {"commit": shas[1], "author": {"name": BOB[0], "email": BOB[1]}}
 
 
-def test_validate_text(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "validate", "--values", str(EXAMPLE_VALUES), "--now", NOW)
+def test_validate_text(run_cli: Callable[..., CliRun]) -> None:
+    code, out, _ = run_cli("validate", "--values", str(EXAMPLE_VALUES), "--now", NOW)
     assert code == 0
     assert "At 19:30, every day" in out and "2026-11-22T19:30:00+02:00" in out and "168 hours" in out
 
 
-def test_validate_text_invalid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_text_invalid(run_cli: Callable[..., CliRun], tmp_path: Path) -> None:
     f = tmp_path / "values.yaml"
     f.write_text("global:\n  registryBackup:\n    enabled: yes\n    schedule: '*/5 * * * *'\n")
-    code, out, _ = run(capsys, "validate", "--values", str(f), "--now", NOW)
+    code, out, _ = run_cli("validate", "--values", str(f), "--now", NOW)
     assert code == 1
     assert "line 3: global.registryBackup.enabled:" in out
     assert "line 4: global.registryBackup.schedule:" in out and "every 5 minutes" in out
 
 
-def test_validate_disabled_still_previews(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_disabled_still_previews(run_cli: Callable[..., CliRun], tmp_path: Path) -> None:
     f = tmp_path / "values.yaml"
     f.write_text("global:\n  registryBackup:\n    enabled: false\n    schedule: '0 3 * * *'\n")
-    code, data = run_json(capsys, "validate", "--values", str(f), "--now", "2026-10-24T12:00:00+03:00")
+    code, data = run_json(run_cli, "validate", "--values", str(f), "--now", "2026-10-24T12:00:00+03:00")
     assert code == 0
     assert data["nextRuns"] == [
         "2026-10-25T03:00:00+03:00",
@@ -116,18 +109,18 @@ def test_validate_disabled_still_previews(capsys: pytest.CaptureFixture[str], tm
     assert any("twice" in w for w in data["warnings"])  # type: ignore[union-attr]
 
 
-def test_validate_with_policy(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_validate_with_policy(run_cli: Callable[..., CliRun], tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         "minimums:\n  expiresInDays: 14\n  intervalMinutes: 120\ndefaults:\n  expiresInDays: 14\n"
     )
     code, data = run_json(
-        capsys, "validate", "--values", str(EXAMPLE_VALUES), "--policy", str(policy), "--now", NOW
+        run_cli, "validate", "--values", str(EXAMPLE_VALUES), "--policy", str(policy), "--now", NOW
     )
     assert code == 1
     assert "minimum retention of 14" in data["errors"][0]["message"]  # type: ignore[index]
     policy.write_text("minimums:\n  expiresInDays: 6\n")
-    code, _, err = run(capsys, "validate", "--values", str(EXAMPLE_VALUES), "--policy", str(policy))
+    code, _, err = run_cli("validate", "--values", str(EXAMPLE_VALUES), "--policy", str(policy))
     assert code == 2 and "policy file" in err
 
 
@@ -157,21 +150,21 @@ def test_validate_with_policy(capsys: pytest.CaptureFixture[str], tmp_path: Path
         ["validate", "--values", str(EXAMPLE_VALUES), "--now", "9999-12-31T23:59:59-12:00"],
     ],
 )
-def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
-    code, _, err = run(capsys, *argv)
+def test_usage_errors_exit_2(run_cli: Callable[..., CliRun], argv: list[str]) -> None:
+    code, _, err = run_cli(*argv)
     assert code == 2 and err
 
 
-def test_git_usage_errors(capsys: pytest.CaptureFixture[str], registry: tuple[Path, list[str]]) -> None:
+def test_git_usage_errors(run_cli: Callable[..., CliRun], registry: tuple[Path, list[str]]) -> None:
     repo, _ = registry
     for extra in (["--ref", "no-such-branch"], ["--values-path", "missing.yaml"]):
-        code, _, err = run(capsys, "validate", "--repo", str(repo), *extra)
+        code, _, err = run_cli("validate", "--repo", str(repo), *extra)
         assert code == 2 and "provisioner: error:" in err
 
 
-def test_next_runs_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_next_runs_json(run_cli: Callable[..., CliRun]) -> None:
     code, data = run_json(
-        capsys, "next-runs", "30 3 * * *", "--tz", "Europe/Kiev", "--after", "2027-03-26T12:00:00Z"
+        run_cli, "next-runs", "30 3 * * *", "--tz", "Europe/Kiev", "--after", "2027-03-26T12:00:00Z"
     )
     assert code == 0
     assert data == {
@@ -179,9 +172,11 @@ def test_next_runs_json(capsys: pytest.CaptureFixture[str]) -> None:
         "timeZone": "Europe/Kiev",
         "runs": ["2027-03-27T03:30:00+02:00", "2027-03-29T03:30:00+03:00", "2027-03-30T03:30:00+03:00"],
     }
-    code, data = run_json(capsys, "next-runs", "@daily", "--count", "100", "--after", NOW)
+    code, data = run_json(run_cli, "next-runs", "@daily", "--count", "100", "--after", NOW)
     assert code == 0 and len(data["runs"]) == 100 and data["timeZone"] == "Europe/Kiev"  # type: ignore[arg-type]
-    code, data = run_json(capsys, "next-runs", "0 3 * * *", "--count", "1", "--after", "2026-10-25T00:00:00Z")
+    code, data = run_json(
+        run_cli, "next-runs", "0 3 * * *", "--count", "1", "--after", "2026-10-25T00:00:00Z"
+    )
     assert data["runs"] == ["2026-10-25T03:00:00+02:00"]  # strictly after the first 03:00
 
 
@@ -197,18 +192,16 @@ def test_next_runs_json(capsys: pytest.CaptureFixture[str]) -> None:
         ("0 0 * * *", "posix/UTC", "timeZone"),
     ],
 )
-def test_next_runs_invalid_exit_1(
-    capsys: pytest.CaptureFixture[str], schedule: str, tz: str, field: str
-) -> None:
-    code, data = run_json(capsys, "next-runs", schedule, "--tz", tz)
+def test_next_runs_invalid_exit_1(run_cli: Callable[..., CliRun], schedule: str, tz: str, field: str) -> None:
+    code, data = run_json(run_cli, "next-runs", schedule, "--tz", tz)
     assert code == 1 and data["runs"] == []
     assert [e["field"] for e in data["errors"]] == [field]  # type: ignore[union-attr,index]
-    code, out, _ = run(capsys, "next-runs", schedule, "--tz", tz)
+    code, out, _ = run_cli("next-runs", schedule, "--tz", tz)
     assert code == 1 and "invalid" in out
 
 
-def test_next_runs_text(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "next-runs", "0 3 * * *", "--after", "2026-10-24T12:00:00Z")
+def test_next_runs_text(run_cli: Callable[..., CliRun]) -> None:
+    code, out, _ = run_cli("next-runs", "0 3 * * *", "--after", "2026-10-24T12:00:00Z")
     assert code == 0
     assert out.splitlines()[0] == "0 3 * * * in Europe/Kiev: At 03:00, every day"
     assert "  2026-10-25T03:00:00+03:00" in out and "  2026-10-25T03:00:00+02:00" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 USER, TOKEN = "deployer", "tok-3f9a1c77e2"
@@ -27,6 +28,9 @@ class CliRun:
     code: int
     out: str
     err: str
+
+    def __iter__(self) -> Iterator[object]:  # code, out, err = run_cli(...)
+        return iter((self.code, self.out, self.err))
 
     def json(self) -> dict[str, object]:
         data = json.loads(self.out)
