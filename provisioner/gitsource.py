@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from provisioner.errors import UsageError
-from provisioner.settings.strict_yaml import MAX_VALUES_BYTES
+from provisioner.settings.strict_yaml import MAX_VALUES_BYTES, read_yaml_file
 
 DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
 
@@ -53,16 +53,7 @@ def _decode(data: bytes) -> str:
 
 def read_values_file(path: Path) -> ValuesSource:
     """Read a plain values file (at most 1 MiB + 1 byte is read; validation reports the excess)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_VALUES_BYTES + 1)
-    except FileNotFoundError as exc:
-        raise UsageError(f"values file not found: {path}") from exc
-    except IsADirectoryError as exc:
-        raise UsageError(f"values file is a directory: {path}") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot read values file {path}: {exc.strerror or exc}") from exc
-    return ValuesSource(text=_decode(data), path=str(path), commit=None, author=None)
+    return ValuesSource(text=read_yaml_file(path, "values file"), path=str(path), commit=None, author=None)
 
 
 def _open_repo(repo_dir: Path) -> Any:

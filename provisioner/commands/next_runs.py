@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from provisioner.settings.cron import describe, dst_warnings, next_runs
+    from provisioner.settings.strict_yaml import FieldError
     from provisioner.settings.timezones import time_zone_problem
-    from provisioner.settings.values import FieldError, check_schedule_text
+    from provisioner.settings.values import check_schedule_text
 
     after = instant_arg(args.after, "--after") if args.after is not None else datetime.now(UTC)
     policy = load_policy_from_args(args)

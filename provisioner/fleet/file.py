@@ -23,7 +23,16 @@ from provisioner.errors import UsageError
 from provisioner.gitsource import DEFAULT_VALUES_PATH
 from provisioner.jenkins.target import JobPath, job_path
 from provisioner.names import REGISTRY_NAME_RULE, is_registry_name
-from provisioner.settings.strict_yaml import STR, YamlError, compose_strict, kind_of, line_of, mapping_entries
+from provisioner.settings.strict_yaml import (
+    STR,
+    Problems,
+    YamlError,
+    compose_strict,
+    kind_of,
+    line_of,
+    mapping_entries,
+    read_yaml_file,
+)
 
 ENTRY_KEYS = ("name", "repo", "ref", "valuesPath", "folder", "jobName")
 REQUIRED_KEYS = ("name", "repo")
@@ -41,20 +50,19 @@ class FleetEntry:
 
 
 class FleetError(UsageError):
-    """The fleet file is unusable; ``problems`` lists every one with its line."""
+    """The fleet file is unusable; ``problems`` lists every one as (line, message)."""
 
-    def __init__(self, path: Path, problems: list[tuple[int | None, str]]) -> None:
-        lines = [f"  {'line ' + str(line) + ': ' if line else ''}{text}" for line, text in problems]
+    def __init__(self, path: Path, problems: Problems) -> None:
+        lines = [f"  {problem}" for problem in problems.errors]
         super().__init__(f"invalid fleet file {path} (nothing was done):\n" + "\n".join(lines))
-        self.problems = problems
+        self.problems = [(problem.line, problem.message) for problem in problems.errors]
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[tuple[int | None, str]] = []
+class _Problems(Problems):
+    """The fleet file's messages name their field themselves (registries[3].repo ...)."""
 
-    def add(self, node: Node | None, text: str) -> None:
-        self.items.append((line_of(node) if node is not None else None, text))
+    def add(self, node: Node | None, text: str, *, line: int | None = None) -> None:  # type: ignore[override]
+        super().add("", text, node, line=line)
 
 
 def _string(node: Node, what: str, problems: _Problems) -> str | None:
@@ -148,9 +156,11 @@ def parse_fleet(text: str, path: Path) -> list[FleetEntry]:
     try:
         root = compose_strict(text, what=str(path))
     except YamlError as exc:
-        raise FleetError(path, [(exc.line, exc.message)]) from exc
+        problems.add(None, exc.message, line=exc.line)
+        raise FleetError(path, problems) from exc
     if not isinstance(root, MappingNode):
-        raise FleetError(path, [(None, "the fleet file must be a mapping with one key, registries")])
+        problems.add(None, "the fleet file must be a mapping with one key, registries")
+        raise FleetError(path, problems)
     registries: Node | None = None
     for entry in mapping_entries(root):
         if entry.key != "registries":
@@ -166,7 +176,7 @@ def parse_fleet(text: str, path: Path) -> list[FleetEntry]:
     elif len(registries.value) > MAX_REGISTRIES:
         problems.add(registries, f"more than {MAX_REGISTRIES} registries")
     entries: list[FleetEntry] = []
-    if isinstance(registries, SequenceNode) and not problems.items:
+    if isinstance(registries, SequenceNode) and not problems:
         base = path.resolve().parent
         for index, node in enumerate(registries.value):
             parsed = _entry(node, index, base, problems)
@@ -176,29 +186,20 @@ def parse_fleet(text: str, path: Path) -> list[FleetEntry]:
     by_job: dict[str, FleetEntry] = {}
     for item in entries:
         if item.name in by_name:
-            problems.items.append(
-                (
-                    item.line,
-                    f"registry {item.name!r} is listed twice (first at line {by_name[item.name].line})",
-                )
+            first = by_name[item.name].line
+            problems.add(
+                None, f"registry {item.name!r} is listed twice (first at line {first})", line=item.line
             )
         by_name.setdefault(item.name, item)
         full = item.job.full_name
         if full in by_job and by_job[full].name != item.name:
-            problems.items.append(
-                (item.line, f"job {full!r} is claimed by {by_job[full].name!r} and {item.name!r}")
-            )
+            claimed = f"job {full!r} is claimed by {by_job[full].name!r} and {item.name!r}"
+            problems.add(None, claimed, line=item.line)
         by_job.setdefault(full, item)
-    if problems.items:
-        raise FleetError(path, problems.items)
+    if problems:
+        raise FleetError(path, problems)
     return entries
 
 
 def load_fleet(path: Path) -> list[FleetEntry]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise UsageError(f"fleet file not found: {path}") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot read fleet file {path}: {exc.strerror or exc}") from exc
-    return parse_fleet(data.decode("utf-8", "surrogateescape"), path)
+    return parse_fleet(read_yaml_file(path, "fleet file"), path)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from provisioner.errors import UsageError
 from provisioner.settings.cron import ScheduleError, min_interval_minutes, parse_schedule
 from provisioner.settings.policy import (
     CREDENTIAL_ID,
@@ -26,7 +25,13 @@ from provisioner.settings.policy import (
     JobOptions,
     Policy,
 )
-from provisioner.settings.strict_yaml import YamlError, compose_strict, construct_plain
+from provisioner.settings.strict_yaml import (
+    Problems,
+    YamlError,
+    compose_strict,
+    construct_plain,
+    read_yaml_file,
+)
 from provisioner.settings.timezones import time_zone_problem
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -73,17 +78,7 @@ def load_policy(path: Path | None) -> Policy:
     """The policy in ``path`` (None: the built-in default policy)."""
     if path is None:
         return DEFAULT_POLICY
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise UsageError(f"policy file not found: {path}") from exc
-    except OSError as exc:
-        raise UsageError(f"cannot read policy file {path}: {exc.strerror or exc}") from exc
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidPolicy(f"policy file {path} is not UTF-8 text") from exc
-    return parse_policy_text(text, source=str(path))
+    return parse_policy_text(read_yaml_file(path, "policy file"), source=str(path))
 
 
 def parse_policy_text(text: str, source: str = "policy") -> Policy:
@@ -98,10 +93,10 @@ def parse_policy_text(text: str, source: str = "policy") -> Policy:
         data = construct_plain(root) if root is not None else {}
         model = _PolicyFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise InvalidPolicy(f"policy file {source} is invalid: {problems}") from exc
+        problems = Problems()
+        for err in exc.errors():
+            problems.add(".".join(str(p) for p in err["loc"]) or "(top)", err["msg"])
+        _raise_if_any(problems, source)
     except ValueError as exc:
         raise InvalidPolicy(f"policy file {source} is invalid: {exc}") from exc
     d, m, j = model.defaults, model.minimums, model.jobs
@@ -122,26 +117,34 @@ def parse_policy_text(text: str, source: str = "policy") -> Policy:
     return policy
 
 
+def _raise_if_any(problems: Problems, source: str) -> None:
+    if problems:
+        listed = "; ".join(str(problem) for problem in problems.errors)
+        raise InvalidPolicy(f"policy file {source} is invalid: {listed}")
+
+
 def _check_consistent(policy: Policy, source: str) -> None:
-    problems: list[str] = []
+    # The messages name their field first ("defaults.schedule '...' runs every ..."): no field column.
+    problems = Problems()
     if not policy.min_expires_in_days <= policy.default_expires_in_days <= policy.max_expires_in_days:
-        problems.append(
+        problems.add(
+            "",
             f"defaults.expiresInDays {policy.default_expires_in_days} is outside "
-            f"{policy.min_expires_in_days}..{policy.max_expires_in_days}"
+            f"{policy.min_expires_in_days}..{policy.max_expires_in_days}",
         )
     try:
         schedule = parse_schedule(policy.default_schedule)
     except ScheduleError as exc:
-        problems.append(f"defaults.schedule {policy.default_schedule!r}: {exc}")
+        problems.add("", f"defaults.schedule {policy.default_schedule!r}: {exc}")
     else:
         interval = min_interval_minutes(schedule)
         if interval is not None and interval < policy.min_interval_minutes:
-            problems.append(
+            problems.add(
+                "",
                 f"defaults.schedule {policy.default_schedule!r} runs every {interval} minutes, more often "
-                f"than minimums.intervalMinutes ({policy.min_interval_minutes})"
+                f"than minimums.intervalMinutes ({policy.min_interval_minutes})",
             )
     zone_problem = time_zone_problem(policy.default_time_zone)
     if zone_problem:
-        problems.append(f"defaults.timeZone {policy.default_time_zone!r}: {zone_problem}")
-    if problems:
-        raise InvalidPolicy(f"policy file {source} is invalid: " + "; ".join(problems))
+        problems.add("", f"defaults.timeZone {policy.default_time_zone!r}: {zone_problem}")
+    _raise_if_any(problems, source)

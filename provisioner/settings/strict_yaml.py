@@ -1,5 +1,9 @@
 """Strict YAML reading with line numbers: a node tree (PyYAML's composer, no object construction).
 
+The one reader of values, fleet and policy files: :func:`read_yaml_file` (bounded read),
+:func:`compose_strict` (the node tree), :class:`Problems` (every problem with its field and line,
+reported at once) and :func:`unique_entries` / :func:`find_key` (mapping keys, duplicates refused).
+
 Rejects what a values file must not contain: more than 1 MiB, invalid YAML, several documents, and
 tags outside the standard YAML set (``!!python/object``, local ``!tags``). Keeps the nodes so every
 error can name its line. Aliases are not expanded (a "billion laughs" file stays small).
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -28,6 +33,23 @@ INT = "tag:yaml.org,2002:int"
 FLOAT = "tag:yaml.org,2002:float"
 BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
+
+
+def read_yaml_file(path: Path, what: str) -> str:
+    """At most MAX_VALUES_BYTES + 1 bytes of a file (compose_strict reports the excess), as text;
+    undecodable bytes survive as lone surrogates, which compose_strict reports with their line."""
+    from provisioner.errors import UsageError
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_VALUES_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise UsageError(f"{what} not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"cannot read {what} {path}: it is a directory") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    return data.decode("utf-8", "surrogateescape")
 
 
 class YamlError(ValueError):
@@ -169,3 +191,70 @@ def construct_plain(node: Node) -> object:
     if node.tag == STR:
         return value
     raise ValueError(f"line {line_of(node)}: {kind_of(node)} is not allowed here")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str  # dotted path, e.g. global.registryBackup.expiresInDays ("" or the file for the whole file)
+    message: str  # says what was wrong (with the value) and what is allowed
+    line: int | None  # 1-based line; None for a missing field or a file-level problem
+
+    def to_json(self) -> dict[str, object]:
+        return {"field": self.field, "message": self.message, "line": self.line}
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
+
+
+class Problems:
+    """Every problem of one file, collected so all are reported at once (values, fleet, policy)."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str, message: str, node: Node | None = None, *, line: int | None = None) -> None:
+        self.errors.append(FieldError(field, message, line_of(node) if node is not None else line))
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def in_line_order(self) -> tuple[FieldError, ...]:
+        """By line; problems without a line (missing fields, file-level) last."""
+        return tuple(sorted(self.errors, key=lambda e: (e.line is None, e.line or 0)))
+
+
+def unique_entries(node: MappingNode, path: str, problems: Problems) -> dict[str, Entry]:
+    """The entries of a mapping by key; a key given twice is a problem (YAML keeps only one silently)."""
+    entries: dict[str, Entry] = {}
+    for entry in mapping_entries(node):
+        if entry.key in entries:
+            first = line_of(entries[entry.key].key_node)
+            problems.add(
+                f"{path}.{entry.key}" if path else entry.key,
+                f"duplicate key {entry.key!r} (first on line {first}); YAML would silently keep only one",
+                entry.key_node,
+            )
+            continue
+        entries[entry.key] = entry
+    return entries
+
+
+def find_key(root: Node | None, key: str, problems: Problems, *, what: str) -> Entry | None:
+    """The one ``key`` of a top-level mapping (None when absent or when the document cannot hold it)."""
+    if root is None:
+        return None
+    if not isinstance(root, MappingNode):
+        problems.add(what, f"the document is {kind_of(root)}, not a mapping with a {key!r} key", root)
+        return None
+    found: Entry | None = None
+    for entry in mapping_entries(root):
+        if entry.key != key:
+            continue
+        if found is not None:
+            problems.add(
+                key, f"duplicate key {key!r} (first on line {line_of(found.key_node)})", entry.key_node
+            )
+            return None
+        found = entry
+    return found

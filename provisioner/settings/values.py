@@ -26,13 +26,14 @@ from provisioner.settings.strict_yaml import (
     BOOL,
     INT,
     STR,
-    Entry,
+    FieldError,
+    Problems,
     YamlError,
     compose_strict,
+    find_key,
     kind_of,
-    line_of,
-    mapping_entries,
     scalar_text,
+    unique_entries,
 )
 from provisioner.settings.timezones import time_zone_problem
 
@@ -48,20 +49,6 @@ _MAX_INT_DIGITS = 12
 
 
 @dataclass(frozen=True)
-class FieldError:
-    field: str  # dotted path, e.g. global.registryBackup.expiresInDays ("values.yaml" for the whole file)
-    message: str  # says what was wrong (with the value) and what is allowed
-    line: int | None  # 1-based line in values.yaml; None for a missing field or a file-level problem
-
-    def to_json(self) -> dict[str, object]:
-        return {"field": self.field, "message": self.message, "line": self.line}
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}{self.field}: {self.message}"
-
-
-@dataclass(frozen=True)
 class ValidationResult:
     settings: BackupSettings | None  # set iff there are no errors
     errors: tuple[FieldError, ...]
@@ -74,30 +61,7 @@ class ValidationResult:
         return not self.errors
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.errors: list[FieldError] = []
-
-    def add(self, field: str, message: str, node: Node | None) -> None:
-        self.errors.append(FieldError(field, message, line_of(node) if node is not None else None))
-
-
-def _entries_without_duplicates(node: MappingNode, path: str, out: _Collector) -> dict[str, Entry]:
-    entries: dict[str, Entry] = {}
-    for entry in mapping_entries(node):
-        if entry.key in entries:
-            first = line_of(entries[entry.key].key_node)
-            out.add(
-                f"{path}.{entry.key}" if path else entry.key,
-                f"duplicate key {entry.key!r} (first on line {first}); YAML would silently keep only one",
-                entry.key_node,
-            )
-            continue
-        entries[entry.key] = entry
-    return entries
-
-
-def _check_enabled(node: Node, out: _Collector) -> bool | None:
+def _check_enabled(node: Node, out: Problems) -> bool | None:
     if isinstance(node, ScalarNode) and node.tag == BOOL:
         text = str(node.value)
         if text.lower() in ("true", "false"):
@@ -122,7 +86,7 @@ def _check_enabled(node: Node, out: _Collector) -> bool | None:
     return None
 
 
-def _check_expires(node: Node, policy: Policy, out: _Collector) -> int | None:
+def _check_expires(node: Node, policy: Policy, out: Problems) -> int | None:
     allowed = f"a YAML integer from {policy.min_expires_in_days} to {policy.max_expires_in_days} (days)"
     if not (isinstance(node, ScalarNode) and node.tag == INT):
         out.add(EXPIRES, f"{scalar_text(node)} is {kind_of(node)}; expected {allowed}", node)
@@ -174,7 +138,7 @@ def check_schedule_text(text: str, policy: Policy) -> tuple[Schedule | None, str
     return schedule, None
 
 
-def _check_schedule(node: Node, policy: Policy, out: _Collector) -> tuple[str, Schedule] | None:
+def _check_schedule(node: Node, policy: Policy, out: Problems) -> tuple[str, Schedule] | None:
     if not (isinstance(node, ScalarNode) and node.tag == STR):
         out.add(
             SCHEDULE,
@@ -191,7 +155,7 @@ def _check_schedule(node: Node, policy: Policy, out: _Collector) -> tuple[str, S
     return text.strip(" \t"), schedule
 
 
-def _check_time_zone(node: Node, out: _Collector) -> str | None:
+def _check_time_zone(node: Node, out: Problems) -> str | None:
     if not (isinstance(node, ScalarNode) and node.tag == STR):
         out.add(
             TIME_ZONE,
@@ -207,24 +171,8 @@ def _check_time_zone(node: Node, out: _Collector) -> str | None:
     return name
 
 
-def _find_global(root: Node | None, out: _Collector) -> MappingNode | None:
-    if root is None:
-        return None
-    if not isinstance(root, MappingNode):
-        out.add(
-            "values.yaml", f"the document is {kind_of(root)}; expected a mapping with a 'global' key", root
-        )
-        return None
-    found: Entry | None = None
-    for entry in mapping_entries(root):
-        if entry.key != "global":
-            continue
-        if found is not None:
-            out.add(
-                "global", f"duplicate key 'global' (first on line {line_of(found.key_node)})", entry.key_node
-            )
-            return None
-        found = entry
+def _find_global(root: Node | None, out: Problems) -> MappingNode | None:
+    found = find_key(root, "global", out, what="values.yaml")
     if found is None:
         return None
     if not isinstance(found.value, MappingNode):
@@ -239,7 +187,7 @@ def validate_values_text(
     text: str, policy: Policy = DEFAULT_POLICY, *, now: datetime | None = None
 ) -> ValidationResult:
     """Validate values.yaml text. ``now`` anchors the daylight-saving warnings (default: the clock)."""
-    out = _Collector()
+    out = Problems()
     try:
         root = compose_strict(text)
     except YamlError as exc:
@@ -253,7 +201,7 @@ def validate_values_text(
 
     global_node = _find_global(root, out)
     if global_node is not None:
-        glob = _entries_without_duplicates(global_node, "global", out)
+        glob = unique_entries(global_node, "global", out)
         if "timeZone" in glob:
             zone = _check_time_zone(glob["timeZone"].value, out)
         backup = glob.get("registryBackup")
@@ -266,7 +214,7 @@ def validate_values_text(
                     backup.value,
                 )
             else:
-                fields = _entries_without_duplicates(backup.value, "global.registryBackup", out)
+                fields = unique_entries(backup.value, "global.registryBackup", out)
                 for key, entry in fields.items():
                     if key not in KNOWN_BACKUP_KEYS:
                         close = difflib.get_close_matches(key, KNOWN_BACKUP_KEYS, n=1)
@@ -296,5 +244,4 @@ def validate_values_text(
         settings = BackupSettings(
             enabled=enabled, schedule=schedule_text, expires_in_days=expires, time_zone=zone
         )
-    errors = tuple(sorted(out.errors, key=lambda e: (e.line is None, e.line or 0)))
-    return ValidationResult(settings, errors, tuple(warnings), schedule, zone)
+    return ValidationResult(settings, out.in_line_order(), tuple(warnings), schedule, zone)

@@ -32,7 +32,7 @@ from ruamel.yaml.error import YAMLFutureWarning
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from provisioner.settings.policy import DEFAULT_POLICY, Policy
-from provisioner.settings.strict_yaml import YamlError, compose_strict
+from provisioner.settings.strict_yaml import Problems, YamlError, compose_strict, find_key, line_of
 from provisioner.settings.values import validate_values_text
 from provisioner.upgrade.roundtrip import (
     append_rest,
@@ -95,21 +95,19 @@ def _compose(text: str, what: str) -> Node | None:
 
 def _global_node(root: Node | None, what: str) -> MappingNode | None:
     """The ``global`` mapping node (None when absent); UpgradeError when it cannot hold settings."""
-    if root is None:
+    problems = Problems()
+    found = find_key(root, "global", problems, what=what)
+    if problems:
+        first = problems.errors[0]
+        raise UpgradeError(f"{what}: {first.message}", first.line)
+    if found is None:
         return None
-    if not isinstance(root, MappingNode):
-        raise UpgradeError(f"{what}: the document is not a mapping", root.start_mark.line + 1)
-    found = [value for key, value in root.value if isinstance(key, ScalarNode) and key.value == "global"]
-    if not found:
-        return None
-    if len(found) > 1:
-        raise UpgradeError(f"{what}: duplicate key 'global'", found[1].start_mark.line + 1)
-    if not isinstance(found[0], MappingNode):
+    if not isinstance(found.value, MappingNode):
         raise UpgradeError(
             f"{what}: global is not a mapping, so it has no timeZone or registryBackup to carry",
-            found[0].start_mark.line + 1,
+            line_of(found.value),
         )
-    return found[0]
+    return found.value
 
 
 def _entries(node: MappingNode | None) -> dict[str, Node]:

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from provisioner.settings.model import BackupSettings
 from provisioner.settings.policy import DEFAULT_POLICY, Policy
-from provisioner.settings.values import FieldError, ValidationResult, validate_values_text
+from provisioner.settings.strict_yaml import FieldError
+from provisioner.settings.values import ValidationResult, validate_values_text
 
 NOW = datetime(2026, 11, 22, 10, tzinfo=UTC)
 EXAMPLE = (
