@@ -7,11 +7,13 @@ build in Jenkins; :mod:`provisioner.commands.status` gathers them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from provisioner.errors import JenkinsFailure
 from provisioner.settings.cron import describe, next_runs, parse_schedule
 from provisioner.settings.model import BackupSettings
 
@@ -128,3 +130,43 @@ def render_text(status: Status) -> str:
 def _id_text(status: Status) -> str:
     assert status.last is not None
     return f"backup {status.last.id}" if status.source == "store" else f"Jenkins build #{status.last.id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The last backup from Jenkins: the job's last successful build, as its JSON API returns it
+
+BUILD_TREE = "number,timestamp,actions[parameters[name,value]]"  # the fields last_from_build reads
+_HOURS = re.compile(r"[0-9]{1,6}", re.ASCII)
+
+
+def _parameters(build: dict[str, Any]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    actions = build.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        parameters = action.get("parameters") if isinstance(action, dict) else None
+        for parameter in parameters if isinstance(parameters, list) else []:
+            if isinstance(parameter, dict) and isinstance(parameter.get("name"), str):
+                found[parameter["name"]] = parameter.get("value")
+    return found
+
+
+def last_from_build(build: object, job: str) -> tuple[LastBackup, list[str]]:
+    """A build's start, and start + the EXPIRES_IN_HOURS it ran with (unknown, with a warning, if absent).
+
+    :class:`JenkinsFailure` when the build has no valid number and timestamp.
+    """
+    from provisioner.jobs.render import PARAM_EXPIRES
+
+    number = build.get("number") if isinstance(build, dict) else None
+    timestamp = build.get("timestamp") if isinstance(build, dict) else None
+    if not isinstance(number, int) or isinstance(number, bool) or not isinstance(timestamp, int):
+        raise JenkinsFailure(f"the last successful build of {job} has no valid number and timestamp")
+    assert isinstance(build, dict)
+    started = datetime.fromtimestamp(timestamp / 1000, UTC)
+    hours = _parameters(build).get(PARAM_EXPIRES)
+    if isinstance(hours, str) and _HOURS.fullmatch(hours):
+        return LastBackup(str(number), started, started + timedelta(hours=int(hours))), []
+    warning = (
+        f"build #{number} has no valid {PARAM_EXPIRES} parameter ({hours!r}): its deletion date is unknown"
+    )
+    return LastBackup(str(number), started, None), [warning]

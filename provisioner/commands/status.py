@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from provisioner.commands._fleet_health import add_fleet_source_arguments, gather_fleet
 from provisioner.commands._job import job_path_from_args, load_valid_settings, registry_name
 from provisioner.commands._source import add_values_source_arguments, instant_arg
 from provisioner.commands._target import add_connection_arguments, build_http_target
-from provisioner.errors import ExitCode, JenkinsFailure, UsageError
+from provisioner.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from provisioner.jenkins.http import HttpTarget
     from provisioner.jenkins.target import JobPath
     from provisioner.status import LastBackup
 
-_HOURS = re.compile(r"[0-9]{1,6}")
-BUILD_TREE = "number,timestamp,actions[parameters[name,value]]"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,21 +84,9 @@ def last_from_store(store: Path, registry: str) -> tuple[LastBackup | None, int,
     return None, len(records), warnings
 
 
-def _parameters(build: dict[str, Any]) -> dict[str, object]:
-    found: dict[str, object] = {}
-    actions = build.get("actions")
-    for action in actions if isinstance(actions, list) else []:
-        parameters = action.get("parameters") if isinstance(action, dict) else None
-        for parameter in parameters if isinstance(parameters, list) else []:
-            if isinstance(parameter, dict) and isinstance(parameter.get("name"), str):
-                found[parameter["name"]] = parameter.get("value")
-    return found
-
-
 def last_from_jenkins(target: HttpTarget, path: JobPath) -> tuple[LastBackup | None, list[str]]:
     """The job's last successful build: its start, and start + the EXPIRES_IN_HOURS it ran with."""
-    from provisioner.jobs.render import PARAM_EXPIRES
-    from provisioner.status import LastBackup
+    from provisioner.status import BUILD_TREE, last_from_build
 
     name = path.full_name
     url = target.job_url(path)
@@ -113,19 +98,8 @@ def last_from_jenkins(target: HttpTarget, path: JobPath) -> tuple[LastBackup | N
         if target.get_json(f"{url}api/json?tree=name", what=f"reading job {name}") is None:
             return None, [f"job {name} does not exist in Jenkins: run reconcile to create it"]
         return None, []
-    number, timestamp = build.get("number") if isinstance(build, dict) else None, None
-    if isinstance(build, dict):
-        timestamp = build.get("timestamp")
-    if not isinstance(number, int) or isinstance(number, bool) or not isinstance(timestamp, int):
-        raise JenkinsFailure(f"the last successful build of {name} has no valid number and timestamp")
-    started = datetime.fromtimestamp(timestamp / 1000, UTC)
-    hours = _parameters(build).get(PARAM_EXPIRES)
-    if isinstance(hours, str) and _HOURS.fullmatch(hours):
-        return LastBackup(str(number), started, started + timedelta(hours=int(hours))), []
-    warning = (
-        f"build #{number} has no valid {PARAM_EXPIRES} parameter ({hours!r}): its deletion date is unknown"
-    )
-    return LastBackup(str(number), started, None), [warning]
+    last, warnings = last_from_build(build, name)
+    return last, warnings
 
 
 def run_fleet(args: argparse.Namespace) -> int:

@@ -294,3 +294,22 @@ def test_overdue_follows_the_schedule_not_a_day() -> None:
     sunday = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
     assert not overdue(weekly, sunday, sunday + timedelta(days=13))
     assert overdue(weekly, sunday, sunday + timedelta(days=14))
+
+
+def test_last_from_build_parses_jenkins_build_json_below_the_command() -> None:
+    from datetime import UTC, datetime
+
+    from provisioner.errors import JenkinsFailure
+    from provisioner.status import last_from_build
+
+    start = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
+    params = {"parameters": [{"name": "EXPIRES_IN_HOURS", "value": "168"}, {"name": 3}]}
+    build = {"number": 12, "timestamp": int(start.timestamp() * 1000), "actions": [{}, params, "x"]}
+    last, warnings = last_from_build(build, "job")
+    assert (last.id, last.at, warnings) == ("12", start, [])
+    assert last.deletes_at is not None and (last.deletes_at - start).days == 7
+    last, warnings = last_from_build({**build, "actions": None}, "job")
+    assert last.deletes_at is None and "no valid EXPIRES_IN_HOURS" in warnings[0]
+    for bad in ({"number": True, "timestamp": 1}, {"number": 1}, [], None):
+        with pytest.raises(JenkinsFailure, match="no valid number and timestamp"):
+            last_from_build(bad, "job")
