@@ -2,6 +2,9 @@
 
 A git repository is built from examples/demo-registry, its values are validated, the job is
 reconciled into a local JENKINS_HOME directory, and one backup is made into a local store.
+
+It needs a source checkout: examples/ is not part of the wheel (an installed package says so and
+exits 2 instead of failing on a missing file).
 """
 
 from __future__ import annotations
@@ -19,11 +22,25 @@ DEMO = ROOT / "demo"
 EXAMPLE = ROOT / "examples" / "demo-registry"
 
 
+def needs_checkout() -> str | None:
+    """Why the demo cannot run here (None: it can)."""
+    if (EXAMPLE / "deploy-templates").is_dir() and (EXAMPLE / "data").is_dir():
+        return None
+    return (
+        f"demo: the demo needs a source checkout of registry-backup-provisioner ({EXAMPLE} is missing; "
+        "an installed package does not ship examples/): run ./dev demo in a clone of the repository"
+    )
+
+
 def _step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
 def main() -> int:
+    problem = needs_checkout()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     repo = DEMO / "registry-repo"
     if not (repo / ".git").exists():
         repo.mkdir(parents=True, exist_ok=True)
