@@ -86,3 +86,25 @@ def test_one_now_parser() -> None:
             isinstance(n, ast.FunctionDef) and n.name == "parse_instant" for n in ast.walk(tree)
         )
     ) == ["provisioner/clock.py"]
+
+
+TESTS = PACKAGE.parent / "tests"
+
+
+def test_one_readme_example_extractor() -> None:
+    readers = sorted(
+        path.relative_to(TESTS.parent).as_posix()
+        for path in TESTS.rglob("*.py")
+        if "```console" in path.read_text(encoding="utf-8") and path.name != "test_one_way.py"
+    )
+    assert readers == ["tests/helpers/readme.py"]
+
+
+def test_one_way_to_drive_a_cli_in_process() -> None:
+    # main(argv) returns argparse's exit codes too: nobody catches SystemExit around it any more.
+    catchers = sorted(
+        path.relative_to(TESTS.parent).as_posix()
+        for path in TESTS.rglob("*.py")
+        if "except SystemExit" in path.read_text(encoding="utf-8") and path.name != "test_one_way.py"
+    )
+    assert catchers == []

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
-from pathlib import Path
 
 import pytest
 
 from provisioner.cli import main
+from tests.helpers.readme import ROOT, readme_examples
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _examples() -> list[tuple[str, str]]:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("<!-- section: settings -->")
-    end = text.index("<!-- section:", text.index("<!-- section: commands-validate -->") + 10)
-    found: list[tuple[str, str]] = []
-    for block in re.findall(r"```console\n(.*?)```", text[start:end], flags=re.S):
-        parts = re.split(r"^\$ ", block, flags=re.M)
-        for part in parts[1:]:
-            command, _, output = part.partition("\n")
-            if command.startswith("provisioner "):
-                found.append((command, output))
-    return found
-
-
-EXAMPLES = _examples()
+# From the settings section through the validate/next-runs section.
+EXAMPLES = readme_examples(
+    "<!-- section: settings -->", "<!-- section: commands-jenkins -->", program="provisioner"
+)
 
 
 def test_the_readme_has_examples() -> None:

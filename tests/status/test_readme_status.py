@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 
 from provisioner.backup.cli import main as backup_main
 from tests.helpers.cli import CliRun
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _examples() -> list[tuple[str, str]]:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("<!-- subsection: status -->")
-    end = text.index("### provisioner upgrade-values", start)
-    found = []
-    for block in re.findall(r"```console\n(.*?)```", text[start:end], flags=re.S):
-        for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
-            command, _, output = part.partition("\n")
-            found.append((command, output))
-    return found
+from tests.helpers.readme import ROOT, readme_examples
 
 
 def test_readme_status_examples(run_cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    examples = _examples()
+    examples = readme_examples("<!-- subsection: status -->", "### provisioner upgrade-values")
     assert [c.split()[0] for c, _ in examples] == [
         "backup-registry",
         "backup-registry",
