@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from provisioner.backup.store import format_utc
+from provisioner.backup.store import format_utc, list_entry_json
 
 __all__ = ["ListedBackup", "RunOutcome", "VerifyOutcome"]
 
@@ -19,13 +19,7 @@ class ListedBackup:
     size_bytes: int | None
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "createdAt": format_utc(self.created_at),
-            "expiresAt": format_utc(self.expires_at),
-            "sha256": self.sha256,
-            "sizeBytes": self.size_bytes,
-        }
+        return list_entry_json(self.id, self.created_at, self.expires_at, self.sha256, self.size_bytes)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,19 @@ def parse_utc(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def list_entry_json(
+    backup_id: str, created_at: datetime, expires_at: datetime, sha256: str | None, size_bytes: int | None
+) -> dict[str, object]:
+    """One backup as ``list --format json`` shows it (every backend)."""
+    return {
+        "id": backup_id,
+        "createdAt": format_utc(created_at),
+        "expiresAt": format_utc(expires_at),
+        "sha256": sha256,
+        "sizeBytes": size_bytes,
+    }
+
+
 @dataclass(frozen=True)
 class BackupRecord:
     registry: str
@@ -91,13 +104,7 @@ class BackupRecord:
     metadata_path: Path
 
     def to_list_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "createdAt": format_utc(self.created_at),
-            "expiresAt": format_utc(self.expires_at),
-            "sha256": self.sha256,
-            "sizeBytes": self.size_bytes,
-        }
+        return list_entry_json(self.id, self.created_at, self.expires_at, self.sha256, self.size_bytes)
 
     def to_metadata(self) -> dict[str, object]:
         return {
