@@ -4,7 +4,7 @@ Read from the source (the AST), so imports inside functions and under ``TYPE_CHE
 lazy import still ties the two modules together. Layers, bottom to top (README, "Layout"):
 
     errors, names, _fs, clock, error_handler -> settings/ -> gitsource -> jenkins/ -> jobs/ ->
-    fleet/, upgrade/, status, backup/ -> commands/, console/ -> cli, __main__, demo
+    fleet/, upgrade/, status, last_backup, monitoring/, backup/ -> commands/, console/ -> cli, __main__, demo
 
 A module may import its own layer or lower ones, never a higher one.
 """
@@ -31,7 +31,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("provisioner.gitsource",),
     ("provisioner.jenkins",),
     ("provisioner.jobs",),
-    ("provisioner.fleet", "provisioner.upgrade", "provisioner.status", "provisioner.backup"),
+    (
+        "provisioner.fleet",
+        "provisioner.upgrade",
+        "provisioner.status",
+        "provisioner.last_backup",
+        "provisioner.monitoring",
+        "provisioner.backup",
+    ),
     ("provisioner.commands", "provisioner.console"),
     ("provisioner.cli", "provisioner.__main__", "provisioner.demo"),
 )

@@ -49,8 +49,8 @@ def now_from_args(args: argparse.Namespace) -> datetime:
 def _one(
     entry: FleetEntry, policy: Policy, now: datetime, store: Path | None, target: HttpTarget | None
 ) -> RegistryHealth:
-    from provisioner.commands.status import last_from_jenkins, last_from_store
     from provisioner.gitsource import read_values_from_git
+    from provisioner.last_backup import last_from_jenkins, last_from_store
     from provisioner.monitoring.fleet import failed, health_of
     from provisioner.settings.values import validate_values_text
     from provisioner.status import build_status

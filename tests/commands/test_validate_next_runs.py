@@ -220,6 +220,7 @@ HEAVY = (
     "ruamel",
     "rich",
     "zstandard",
+    "prometheus_client",
 )
 
 
