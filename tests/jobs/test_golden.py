@@ -18,7 +18,8 @@ import pytest
 from provisioner.gitsource import Author, ValuesSource
 from provisioner.jenkins.target import job_path
 from provisioner.jobs.render import default_job_name, render_job_config
-from provisioner.settings.policy import DEFAULT_POLICY, Policy, load_policy
+from provisioner.settings.policy import DEFAULT_POLICY, Policy
+from provisioner.settings.policy_file import load_policy
 from provisioner.settings.values import validate_values_text
 from tests.jenkins_emulator import jenkins_spec_is_valid
 
