@@ -16,10 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from provisioner.errors import UsageError
+from provisioner.errors import ExitCode, ProvisionerError, UsageError
 from provisioner.settings.strict_yaml import MAX_VALUES_BYTES, read_yaml_file
 
 DEFAULT_VALUES_PATH = "deploy-templates/values.yaml"
+
+
+class ValuesTooLarge(ProvisionerError):
+    """values.yaml larger than the validation limit: invalid settings (exit 1), refused unread."""
+
+    exit_code = ExitCode.INVALID_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -129,26 +135,34 @@ def read_values_from_git(
             raise UsageError(f"{path} not found at {ref} ({short}) in {repo_dir}") from exc
         if entry.type != pygit2.enums.ObjectType.BLOB:
             raise UsageError(f"{path} at {ref} is not a file")
-        data = _read_capped(repo, entry.id)
+        data = _read_capped(repo, entry.id, f"{path} at {ref} ({short}) in {repo_dir}")
         last = last_change(commit, path)
         author = Author(name=str(last.author.name or ""), email=str(last.author.email or ""))
         return ValuesSource(text=_decode(data), path=path, commit=str(last.id), author=author)
+    except pygit2.GitError as exc:  # a damaged commit or tree on the way (the blob: _read_capped)
+        raise UsageError(f"cannot read {path} at {ref} in {repo_dir}: corrupt git object ({exc})") from exc
     finally:
         repo.free()
 
 
-def _read_capped(repo: Any, blob_id: Any) -> bytes:
-    """At most MAX_VALUES_BYTES + 1 bytes of the blob (validation reports the excess).
+def _read_capped(repo: Any, blob_id: Any, where: str) -> bytes:
+    """The blob's bytes, its size checked from the object header before anything is loaded.
 
-    A huge blob is streamed, not loaded whole: a hostile repository must not exhaust memory.
+    libgit2 loads a whole object to read any of it, so a huge values.yaml is refused by its header
+    (a 300 MB blob read whole took 600 MB). A damaged object is a usage error, never a crash: a
+    pygit2 exception must not leave this module (it does not even pickle back from a fleet worker).
     """
     import pygit2
 
-    _kind, size = repo.odb.read_header(blob_id)
-    if size <= MAX_VALUES_BYTES:
+    try:
+        _kind, size = repo.odb.read_header(blob_id)
+        if size > MAX_VALUES_BYTES:
+            raise ValuesTooLarge(
+                f"{where} is {size} bytes, larger than the {MAX_VALUES_BYTES // 1024**2} MiB limit"
+            )
         return bytes(repo[blob_id].data)
-    with pygit2.BlobIO(repo[blob_id]) as stream:
-        return bytes(stream.read(MAX_VALUES_BYTES + 1))
+    except pygit2.GitError as exc:
+        raise UsageError(f"cannot read {where}: corrupt git object ({exc})") from exc
 
 
 def is_ancestor(repo_dir: Path, older: str, newer: str) -> bool | None:

@@ -9,7 +9,7 @@ from provisioner.errors import ExitCode
 from provisioner.fleet.file import FleetEntry
 from provisioner.jobs.reconcile import ReconcileRequest, ReconcileResult
 
-FailureKind = Literal["source", "settings", "jenkins"]
+FailureKind = Literal["source", "settings", "jenkins", "internal"]
 OrphanAction = Literal["disabled", "already disabled", "would be disabled", "failed"]
 
 
@@ -87,5 +87,5 @@ class FleetReport:
                 "settings": ExitCode.INVALID_SETTINGS,
                 "source": ExitCode.USAGE,
                 "jenkins": ExitCode.JENKINS_FAILURE,
-            }[kind]
+            }.get(kind, ExitCode.PARTIAL_FAILURE)
         return ExitCode.PARTIAL_FAILURE

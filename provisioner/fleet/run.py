@@ -120,7 +120,23 @@ def plan_batch(
     items: list[tuple[FleetEntry, str | None]], policy: Policy, dry_run: bool
 ) -> list[Planned | RegistryOutcome]:
     """Plan several registries in one call: one round trip to a worker process for a whole batch."""
-    return [plan_entry(entry, policy, dry_run, live) for entry, live in items]
+    return [_plan_isolated(entry, policy, dry_run, live) for entry, live in items]
+
+
+def _plan_isolated(
+    entry: FleetEntry, policy: Policy, dry_run: bool, live_xml: str | None
+) -> Planned | RegistryOutcome:
+    """:func:`plan_entry`; an error nobody translated fails this registry alone.
+
+    It must not abort the fleet, nor travel back from a worker process as an exception: many
+    third-party exceptions do not pickle (a pygit2 error ended a whole run with a PicklingError).
+    """
+    try:
+        return plan_entry(entry, policy, dry_run, live_xml)
+    except Exception as exc:
+        return RegistryOutcome(
+            entry, None, None, "internal", f"unexpected error while planning: {type(exc).__name__}: {exc}"
+        )
 
 
 def _warm_worker() -> None:

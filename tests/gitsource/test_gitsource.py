@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.errors import UsageError
+from provisioner.errors import ExitCode, UsageError
 from provisioner.gitsource import (
     Author,
     ValuesSource,
+    ValuesTooLarge,
     is_ancestor,
     read_values_file,
     read_values_from_git,
@@ -128,10 +129,11 @@ def test_empty_repository(tmp_path: Path) -> None:
 def test_large_and_binary_blobs_become_validation_errors(tmp_path: Path) -> None:
     path = tmp_path / "r"
     make_repo(path, {VALUES: "# " + "x" * (2 * 1024 * 1024) + "\n"}, author=ALICE)
-    source = read_values_from_git(path)
-    assert len(source.text) == 1024 * 1024 + 1
-    result = validate_values_text(source.text)
-    assert not result.valid and "1 MiB" in result.errors[0].message
+    with pytest.raises(ValuesTooLarge, match=r"2097155 bytes, larger than the 1 MiB limit") as raised:
+        read_values_from_git(path)  # refused by its size before it is loaded (test_hostile_git.py)
+    assert raised.value.exit_code == ExitCode.INVALID_SETTINGS
+    commit(path, {VALUES: "# " + "x" * (1024 * 1024 - 3) + "\n"}, author=ALICE)
+    assert len(read_values_from_git(path).text) == 1024 * 1024  # the limit itself is fine
     commit(path, {VALUES: b"global:\n  timeZone: \xff\xfe\n"}, author=BOB)
     result = validate_values_text(read_values_from_git(path).text)
     assert not result.valid and result.errors[0].field == "values.yaml"
