@@ -4,7 +4,8 @@ The description's first line says the job is managed (the provisioner never modi
 without it); its last two lines are the fingerprint of the applied settings and a JSON record of what
 was applied (registry, job, source commit and author, settings, template version). Writing and reading
 live here together so that the two can never drift apart. Everything read back is untrusted: a record
-that does not parse, or whose settings do not match its fingerprint, is "managed but not valid".
+that does not parse, whose settings do not match its fingerprint, or whose settings values.yaml could
+not hold, is "managed but not valid" (drift).
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ def _settings_from_json(data: Any) -> BackupSettings | None:
     days, zone = data.get("expiresInDays"), data.get("timeZone")
     if not (isinstance(enabled, bool) and isinstance(schedule, str) and isinstance(zone, str)):
         return None
-    if not isinstance(days, int) or isinstance(days, bool):
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        return None
+    if not _could_be_committed(schedule, zone):
         return None
     return BackupSettings(enabled=enabled, schedule=schedule, expires_in_days=days, time_zone=zone)
 
@@ -139,6 +142,22 @@ def _jobs_from_json(data: Any) -> JobOptions | None:
         return JobOptions(timeout_minutes=timeout, notify_credential_id=notify, ping_credential_id=ping)
     except ValueError:
         return None
+
+
+def _could_be_committed(schedule: str, zone: str) -> bool:
+    """Whether values.yaml validation would let this schedule and zone through (what rendering needs).
+
+    A hand edit with a matching fingerprint (a Jenkins ``H 19 * * *``, an unknown zone) is then a record
+    that is not valid, i.e. drift, instead of an error while rendering what it says was applied.
+    """
+    from provisioner.settings.cron import ScheduleError, parse_schedule
+    from provisioner.settings.timezones import time_zone_problem
+
+    try:
+        parse_schedule(schedule)
+    except ScheduleError:
+        return False
+    return time_zone_problem(zone) is None
 
 
 def _optional_str(value: Any) -> str | None:
