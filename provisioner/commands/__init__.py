@@ -3,6 +3,6 @@
 Each module defines ``register(subparsers) -> None``, which adds its parser and sets ``handler`` via
 ``parser.set_defaults(handler=run)`` where ``run(args: argparse.Namespace) -> int``; ``args.environ``
 is the environment the CLI was given. Modules keep top-level imports light (stdlib only): heavy
-libraries (jenkins, urllib3, pygit2, jinja2, pydantic) are imported inside ``run`` so
+libraries (urllib3, pygit2, jinja2, pydantic) are imported inside ``run`` so
 ``validate``/``next-runs`` start fast.
 """

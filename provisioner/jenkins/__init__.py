@@ -1,6 +1,6 @@
-"""Jenkins targets: REST (python-jenkins) and a JENKINS_HOME directory, plus the endpoint policy.
+"""Jenkins targets: REST (urllib3) and a JENKINS_HOME directory, plus the endpoint policy.
 
-Heavy imports (python-jenkins, requests) happen only when an HTTP target is built.
+Heavy imports (urllib3, certifi) happen only when an HTTP target is built.
 """
 
 from __future__ import annotations

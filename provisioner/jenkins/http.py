@@ -1,17 +1,15 @@
-"""The REST target: python-jenkins fetches the crumb; requests go out through one urllib3 pool.
+"""The REST target: Jenkins's REST API through one bounded urllib3 pool (:mod:`.transport`).
 
 Request budget (jenkins-facts.md §3.2): GETs are sent without a crumb (Jenkins checks crumbs only on
 POST), so an unchanged job costs one GET of config.xml. The crumb (with the session cookie it is
-bound to) is fetched once by python-jenkins, before the first POST, and shared by every thread using
-this target. The requests themselves go through urllib3 directly (keep-alive, one connection per
-thread, TLS verification always on): requests + python-jenkins per call cost about 0.3 ms of CPU
-more, a second for the 3000 requests of a fleet run. Our own retries and error messages.
+bound to) is fetched once, before the first POST, through the same pool and under the same bounds as
+every other request, and shared by every thread using this target. Our own retries and messages.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,23 +26,63 @@ from provisioner.jenkins.retry import (
     status_failure,
     with_retries,
 )
-from provisioner.jenkins.target import FOLDER_CLASS_SUFFIXES, JobPath, LiveIndex, LiveItem
+from provisioner.jenkins.target import (
+    FOLDER_CLASS_SUFFIXES,
+    JobAlreadyExists,
+    JobPath,
+    LiveIndex,
+    LiveItem,
+)
+from provisioner.jenkins.transport import Answer, MiB, Transport
 
 XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
-
-
-class _Response:
-    """What callers read from an answer: the body."""
-
-    def __init__(self, content: bytes) -> None:
-        self.content = content
-
-    def json(self) -> Any:
-        return json.loads(self.content)
+CRUMB_PATH = "crumbIssuer/api/json"
+# Caps on what one answer may hold, after decompression. config.xml: Jenkins's own limits are far
+# smaller (and parse_config refuses 5 MB). JSON: the one-request job listing of a 10,000-registry
+# fleet with descriptions is about 9 MB.
+MAX_CONFIG_BYTES = 16 * MiB
+MAX_JSON_BYTES = 32 * MiB
+MAX_CRUMB_BYTES = 64 * 1024
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")  # an HTTP token
+_HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,1000}")  # visible ASCII, no blanks
+_COOKIE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}=[\x21-\x2b\x2d-\x3a\x3c-\x7e]{0,4000}")
 
 
 def _folder_url(folders: tuple[str, ...]) -> str:
     return "".join(f"job/{quote(part, safe='')}/" for part in folders)
+
+
+def crumb_headers(body: bytes, set_cookies: tuple[str, ...]) -> dict[str, str] | None:
+    """The crumb header and the session cookie it is bound to; None when ``body`` is not crumb JSON."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    field, crumb = data.get("crumbRequestField"), data.get("crumb")
+    if not (isinstance(field, str) and _HEADER_NAME.fullmatch(field)):
+        return None
+    if not (isinstance(crumb, str) and _HEADER_VALUE.fullmatch(crumb)):
+        return None
+    headers = {field: crumb}
+    cookies = [c.split(";", 1)[0].strip() for c in set_cookies]
+    cookies = [c for c in cookies if _COOKIE.fullmatch(c)]
+    if cookies:
+        headers["Cookie"] = "; ".join(cookies)
+    return headers
+
+
+def _already_exists(err: HttpStatusError) -> bool:
+    return err.status == 400 and "already exists" in err.detail
+
+
+def _decode_header(value: str) -> str:
+    """http.client reads header bytes as Latin-1; Jenkins writes X-Error in UTF-8 (curly quotes)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 class HttpTarget:
@@ -62,52 +100,24 @@ class HttpTarget:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
     ) -> None:
-        self._folder_config = folder_config  # config.xml of a folder to create, by its full name
-        import jenkins
-        import requests.utils
         import urllib3
 
+        self._folder_config = folder_config  # config.xml of a folder to create, by its full name
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self._url = url if url.endswith("/") else url + "/"
         parts = urlsplit(self._url)
         self._label = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
-        client: Any = jenkins.Jenkins(self._url, username, token, timeout=self._retry.timeout)
-        session = client._session
-        # The environment (proxies, CA bundle variables) is read once here, for the crumb request
-        # (python-jenkins' session) and for the urllib3 pool below alike.
-        session.proxies.update(requests.utils.get_environ_proxies(self._url))
-        env_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        # python-jenkins turns verification off when PYTHONHTTPSVERIFY=0; we never do.
-        if parts.scheme != "https":
-            session.verify = True
-        else:
-            session.verify = str(ca_bundle) if ca_bundle is not None else env_bundle or True
-        session.trust_env = False
-        client._auths = client._auths[:1]  # no kerberos probing: one auth, no extra request
-        self._client = client
+        self._headers = dict(urllib3.make_headers(basic_auth=f"{username}:{token}")) if username else {}
+        self._transport = Transport(
+            self._url,
+            label=self._label,
+            timeout=self._retry.timeout,
+            ca_bundle=ca_bundle,
+            pool_size=pool_size,
+        )
         self._crumb_lock = threading.Lock()
         self._crumb_headers: dict[str, str] | None = None
-        # The requests themselves go through urllib3 directly, one keep-alive connection per worker
-        # thread: requests + python-jenkins cost about 0.3 ms of CPU per request on top of it (a
-        # second per 3000 requests of a fleet run). python-jenkins still fetches the crumb.
-        self._headers = dict(urllib3.make_headers(basic_auth=f"{username}:{token}")) if username else {}
-        options: dict[str, Any] = {
-            "num_pools": 2,
-            "maxsize": max(pool_size, 1),
-            "block": False,
-            "retries": False,
-            "timeout": urllib3.Timeout(connect=self._retry.timeout, read=self._retry.timeout),
-        }
-        if parts.scheme == "https":
-            import certifi
-
-            verify = session.verify
-            options.update(
-                cert_reqs="CERT_REQUIRED", ca_certs=verify if isinstance(verify, str) else certifi.where()
-            )
-        proxy = session.proxies.get(parts.scheme)
-        self._pool: Any = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
     @property
     def label(self) -> str:
@@ -116,36 +126,52 @@ class HttpTarget:
     # -- low level -------------------------------------------------------------------------------
     def _crumb(self) -> dict[str, str]:
         """The crumb header (and the session cookie it is bound to), fetched once for all threads."""
-        import requests
-
         with self._crumb_lock:
             if self._crumb_headers is None:
-                probe = requests.Request("POST", self._url)
-                self._client.maybe_add_crumb(probe)  # python-jenkins: GET crumbIssuer/api/json once
-                headers = {str(k): str(v) for k, v in probe.headers.items()}
-                cookies = "; ".join(f"{c.name}={c.value}" for c in self._client._session.cookies)
-                if cookies:
-                    headers["Cookie"] = cookies
-                self._crumb_headers = headers
+                self._crumb_headers = self._fetch_crumb()
             return self._crumb_headers
 
-    def _send(self, method: str, path: str, *, body: bytes | None = None, post: bool = False) -> _Response:
-        def call() -> _Response:
+    def _fetch_crumb(self) -> dict[str, str]:
+        what = "fetching the CSRF crumb"
+        try:
+            answer = self._call("GET", CRUMB_PATH, cap=MAX_CRUMB_BYTES, crumb=False)
+        except NotFound:
+            return {}  # CSRF protection is off
+        except HttpStatusError as err:
+            raise status_failure(what, self._label, err) from err
+        headers = crumb_headers(answer.body, answer.set_cookies)
+        if headers is None:
+            kind = answer.headers.get("Content-Type") or "no Content-Type"
+            raise JenkinsFailure(
+                f"{what}: Jenkins at {self._label} answered {CRUMB_PATH} with something that is not the "
+                f"crumb JSON ({kind[:60]}): is the URL a Jenkins, or a login page or proxy in front of it?"
+            )
+        return headers
+
+    def _call(
+        self, method: str, path: str, *, cap: int, body: bytes | None = None, crumb: bool = False
+    ) -> Answer:
+        """One request with retries; NotFound / HttpStatusError for 4xx, JenkinsFailure otherwise."""
+
+        def call() -> Answer:
             headers = dict(self._headers)
             if body is not None:
                 headers.update(XML_HEADERS)
-            if post:
+            if crumb:
                 headers.update(self._crumb())
-            response = self._pool.request(
-                method, self._url + path, body=body, headers=headers, redirect=False, retries=False
-            )
-            if response.status >= 400:
-                raise status_error(response.status, response.headers.get("X-Error") or response.reason or "")
-            return _Response(response.data)
+            answer = self._transport.request(method, path, cap=cap, body=body, headers=headers)
+            if answer.status >= 400:
+                detail = answer.headers.get("X-Error") or answer.reason
+                raise status_error(answer.status, _decode_header(detail))
+            return answer
 
         return with_retries(
             call, what=f"{method} {path}", label=self._label, policy=self._retry, sleep=self._sleep
         )
+
+    def _send(self, method: str, path: str, *, body: bytes | None = None, post: bool = False) -> bytes:
+        cap = MAX_CONFIG_BYTES if path.endswith("config.xml") else MAX_JSON_BYTES
+        return self._call(method, path, cap=cap, body=body, crumb=post).body
 
     def job_url(self, path: JobPath) -> str:
         """The job's URL path relative to the base URL (``job/a/job/b/``), each name percent-encoded."""
@@ -159,8 +185,7 @@ class HttpTarget:
             return None
         except HttpStatusError as err:
             raise status_failure(f"reading job {path.full_name}", self._label, err) from err
-        text: str = response.content.decode("utf-8", "replace")
-        return text
+        return response.decode("utf-8", "replace")
 
     def update_job(self, path: JobPath, config_xml: str) -> None:
         try:
@@ -173,21 +198,17 @@ class HttpTarget:
     def create_job(self, path: JobPath, config_xml: str) -> None:
         what = f"creating job {path.full_name}"
         try:
-            self._create_item(path.folders, path.name, config_xml)
-        except NotFound:
-            # A missing folder: createItem under it is 404. Create the chain, then try once more.
-            self.ensure_folders(path)
             try:
                 self._create_item(path.folders, path.name, config_xml)
-            except NotFound as exc:
-                raise JenkinsFailure(f"{what}: its folder still does not exist (HTTP 404)") from exc
-            except HttpStatusError as err:
-                raise status_failure(what, self._label, err) from err
+            except NotFound:
+                # A missing folder: createItem under it is 404. Create the chain, then try once more.
+                self.ensure_folders(path)
+                self._create_item(path.folders, path.name, config_xml)
+        except NotFound as exc:
+            raise JenkinsFailure(f"{what}: its folder still does not exist (HTTP 404)") from exc
         except HttpStatusError as err:
-            if err.status == 400 and "already exists" in err.detail:
-                raise JenkinsFailure(
-                    f"{what}: someone else created it meanwhile ({err.detail}); run the reconcile again"
-                ) from err
+            if _already_exists(err):
+                raise JobAlreadyExists(f"{what}: someone else created it meanwhile ({err.detail})") from err
             raise status_failure(what, self._label, err) from err
 
     def _create_item(self, folders: tuple[str, ...], name: str, config_xml: str) -> None:
@@ -201,7 +222,7 @@ class HttpTarget:
             try:
                 self._create_item(folder[:-1], folder[-1], self._folder_config(full))
             except HttpStatusError as err:
-                if err.status == 400 and "already exists" in err.detail:
+                if _already_exists(err):
                     continue  # there already: fine (Jenkins checks the item kind on createItem below)
                 raise status_failure(f"creating folder {full}", self._label, err) from err
             except NotFound as exc:
@@ -220,7 +241,7 @@ class HttpTarget:
         except HttpStatusError as err:
             raise status_failure(what, self._label, err) from err
         try:
-            return response.json()
+            return json.loads(response)
         except ValueError as exc:
             raise JenkinsFailure(f"{what}: Jenkins at {self._label} answered with invalid JSON") from exc
 

@@ -1,14 +1,13 @@
 """Bounded retries with exponential backoff for transient Jenkins failures.
 
-Transient: connection errors, timeouts, HTTP 5xx. Everything else (4xx, TLS verification) fails at
-once. Errors from python-jenkins and requests are translated here into :class:`JenkinsFailure`
-with messages that never carry credentials.
+Transient: connection errors, timeouts (also a request's passed deadline), HTTP 5xx. Everything else
+(4xx, TLS verification, an answer too large, a redirect off the Jenkins) fails at once. urllib3's
+errors are translated here into :class:`JenkinsFailure` with messages that never carry credentials.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from provisioner.errors import JenkinsFailure
 
 LOG = logging.getLogger("provisioner")
 T = TypeVar("T")
-_STATUS_IN_MESSAGE = re.compile(r"\[(\d{3})\]")
 _MAX_DETAIL = 200
 
 
@@ -27,7 +25,7 @@ class RetryPolicy:
     attempts: int = 4  # total tries per call
     base_delay: float = 0.5  # seconds before the 2nd try; doubles each time
     max_delay: float = 8.0
-    timeout: float = 30.0  # per request (connect and read)
+    timeout: float = 30.0  # per request: its whole time (connect, headers, body), not only each read
 
     def delay(self, attempt: int) -> float:
         return float(min(self.max_delay, self.base_delay * (2 ** (attempt - 1))))
@@ -44,8 +42,8 @@ class HttpStatusError(Exception):
         self.detail = detail
 
 
-class _Transient(Exception):
-    pass
+class Transient(Exception):
+    """A failure worth another try: connection errors, timeouts, a passed deadline, HTTP 5xx."""
 
 
 def _short(text: str) -> str:
@@ -56,53 +54,26 @@ def _short(text: str) -> str:
 def status_error(status: int, detail: str) -> Exception:
     """The exception for an HTTP error status: NotFound (404), transient (5xx), HttpStatusError."""
     if status >= 500:
-        return _Transient(f"HTTP {status} {_short(detail)}")
+        return Transient(f"HTTP {status} {_short(detail)}")
     if status == 404:
         return NotFound(detail)
     return HttpStatusError(status, _short(detail))
 
 
 def classify(exc: BaseException) -> BaseException:
-    """Map a python-jenkins/requests exception to NotFound, HttpStatusError, _Transient or JenkinsFailure."""
-    import jenkins
-    import requests
+    """Map a urllib3 exception to Transient or JenkinsFailure; anything else is returned unchanged."""
     import urllib3
 
-    # urllib3 first: the hot path sends through urllib3 directly (HttpTarget._send)
     if isinstance(exc, urllib3.exceptions.SSLError):
         return JenkinsFailure(
             f"TLS verification failed ({_short(str(exc))}); give the CA with --ca-bundle FILE"
         )
     if isinstance(exc, urllib3.exceptions.NewConnectionError):  # a subclass of the timeout errors
-        return _Transient(f"connection failed: {_short(str(exc))}")
+        return Transient(f"connection failed: {_short(str(exc))}")
     if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return _Transient(f"timed out: {_short(str(exc))}")
+        return Transient(f"timed out: {_short(str(exc))}")
     if isinstance(exc, urllib3.exceptions.HTTPError):
-        return _Transient(f"connection failed: {_short(str(exc))}")
-
-    if isinstance(exc, jenkins.NotFoundException):
-        return NotFound(str(exc))
-    if isinstance(exc, requests.exceptions.SSLError):
-        return JenkinsFailure(
-            f"TLS verification failed ({_short(str(exc))}); give the CA with --ca-bundle FILE"
-        )
-    if isinstance(exc, jenkins.TimeoutException | requests.exceptions.Timeout):
-        return _Transient(f"timed out: {_short(str(exc))}")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return _Transient(f"connection failed: {_short(str(exc))}")
-    if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
-        response = exc.response
-        return status_error(response.status_code, response.headers.get("X-Error") or response.reason or "")
-    if isinstance(exc, jenkins.JenkinsException):
-        match = _STATUS_IN_MESSAGE.search(str(exc))
-        status = int(match.group(1)) if match else 0
-        if status >= 500:
-            return _Transient(f"HTTP {status}")
-        if status:
-            return HttpStatusError(status, _short(str(exc).split("\n", 1)[0]))
-        return JenkinsFailure(f"Jenkins request failed: {_short(str(exc))}")
-    if isinstance(exc, requests.exceptions.RequestException):
-        return JenkinsFailure(f"Jenkins request failed: {_short(str(exc))}")
+        return Transient(f"connection failed: {_short(str(exc))}")
     return exc
 
 
@@ -138,7 +109,7 @@ def with_retries(
             return call()
         except Exception as exc:  # translated below; anything unknown is re-raised
             mapped = classify(exc)
-            if not isinstance(mapped, _Transient):
+            if not isinstance(mapped, Transient):
                 if mapped is exc:
                     raise
                 raise mapped from exc

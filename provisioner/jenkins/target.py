@@ -1,6 +1,6 @@
 """What the reconciler needs from a Jenkins: read a job's config.xml, create or update it, folders.
 
-Two implementations: :class:`provisioner.jenkins.http.HttpTarget` (REST via python-jenkins) and
+Two implementations: :class:`provisioner.jenkins.http.HttpTarget` (REST over urllib3) and
 :class:`provisioner.jenkins.home.JenkinsHomeTarget` (a JENKINS_HOME directory, for the embedded
 quick start). Tests of the planner may use any object with these methods.
 """
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from provisioner.errors import UsageError
+from provisioner.errors import JenkinsFailure, UsageError
 
 # Jenkins.checkGoodName forbids these (jenkins-facts.md §3.3); we also refuse blanks at the ends.
 _BAD_NAME_CHARS = re.compile(r"[?*/\\%!@#$^&|<>\[\]:;\x00-\x1f\x7f]")
@@ -56,6 +56,10 @@ def job_path(name: str, folder: str | None) -> JobPath:
     return JobPath(folders=folders, name=check_item_name(name, "job name"))
 
 
+class JobAlreadyExists(JenkinsFailure):
+    """Creating a job that someone else created after we found it missing (two reconciles racing)."""
+
+
 class JobTarget(Protocol):
     """A Jenkins the reconciler can read and write. Errors: :class:`provisioner.errors.JenkinsFailure`."""
 
@@ -69,7 +73,7 @@ class JobTarget(Protocol):
         ...
 
     def create_job(self, path: JobPath, config_xml: str) -> None:
-        """Create the job; missing folders are created first."""
+        """Create the job; missing folders are created first. JobAlreadyExists when it exists now."""
         ...
 
     def update_job(self, path: JobPath, config_xml: str) -> None:

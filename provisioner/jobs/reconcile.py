@@ -17,7 +17,7 @@ from typing import Literal
 from provisioner.errors import JenkinsFailure
 from provisioner.gitsource import Author, ValuesSource
 from provisioner.jenkins.configxml import ConfigXmlError, job_facts
-from provisioner.jenkins.target import JobPath, JobTarget
+from provisioner.jenkins.target import JobAlreadyExists, JobPath, JobTarget
 from provisioner.jobs.jobxml import diff_normalized, normalize_config
 from provisioner.jobs.marker import AppliedMarker, read_marker
 from provisioner.jobs.render import render_job_config, template_version
@@ -193,7 +193,11 @@ def verify_read_back(name: str, desired_xml: str, live_xml: str | None) -> None:
     """Jenkins may silently drop a trigger (or anything it cannot load): check what matters survived."""
     if live_xml is None:
         raise JenkinsFailure(f"job {name} is missing right after it was written")
-    want, got = job_facts(desired_xml), job_facts(live_xml)
+    want = job_facts(desired_xml)
+    try:
+        got = job_facts(live_xml)
+    except ConfigXmlError as exc:
+        raise JenkinsFailure(f"job {name} did not read back as applied: {exc}") from exc
     problems = []
     if got.trigger_specs != want.trigger_specs:
         problems.append(
@@ -215,18 +219,24 @@ def git_ancestry(repo_dir: Path) -> Ancestry:
 
 
 def apply_plan(target: JobTarget, request: ReconcileRequest, plan: Plan) -> ReconcileResult:
-    """Write what the plan says (unless dry-run or nothing to do) and read it back."""
+    """Write what the plan says (unless dry-run or nothing to do) and read it back.
+
+    A create that loses a race (another reconcile created the job after we found it missing) reads
+    the job and reconciles it like any live job: both runs end with the job right.
+    """
     name = request.job.full_name
     for warning in plan.warnings:
         LOG.warning("%s", warning)
     if plan.action != "unchanged" and not request.dry_run:
-        if plan.action == "created":
-            target.create_job(request.job, plan.desired_xml)
-        else:
-            target.update_job(request.job, plan.desired_xml)
-        verify_read_back(name, plan.desired_xml, target.read_job(request.job))
-        if plan.drift:
-            LOG.warning("drift: restored job %s to the committed settings", name)
+        try:
+            _write(target, request, plan)
+        except JobAlreadyExists as exc:
+            live = target.read_job(request.job)
+            if live is None:  # created and deleted again meanwhile: not worth a loop
+                raise JenkinsFailure(f"{exc.message}; then it disappeared: run the reconcile again") from exc
+            LOG.warning("job %s was created meanwhile by someone else: reconciling what is there now", name)
+            ancestry = git_ancestry(request.repo_dir) if request.repo_dir is not None else None
+            return apply_plan(target, request, plan_reconcile(request, live, ancestry))
     return ReconcileResult(
         registry=request.registry,
         job=name,
@@ -240,6 +250,17 @@ def apply_plan(target: JobTarget, request: ReconcileRequest, plan: Plan) -> Reco
         warnings=plan.warnings,
         stale=plan.stale,
     )
+
+
+def _write(target: JobTarget, request: ReconcileRequest, plan: Plan) -> None:
+    name = request.job.full_name
+    if plan.action == "created":
+        target.create_job(request.job, plan.desired_xml)
+    else:
+        target.update_job(request.job, plan.desired_xml)
+    verify_read_back(name, plan.desired_xml, target.read_job(request.job))
+    if plan.drift:
+        LOG.warning("drift: restored job %s to the committed settings", name)
 
 
 def reconcile_one(target: JobTarget, request: ReconcileRequest) -> ReconcileResult:

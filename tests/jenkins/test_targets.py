@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import certifi
 import pytest
 
 from provisioner.errors import JenkinsFailure, UsageError
@@ -134,29 +135,32 @@ def test_4xx_is_not_retried_and_5xx_is() -> None:
         assert sleeps == [0.5, 1.0, 1.0]
 
 
+def _pool_options(target: HttpTarget) -> dict[str, object]:
+    """The options of the one pool every request goes through, the crumb's included."""
+    options: dict[str, object] = target._transport.pool.connection_pool_kw
+    return options
+
+
 def test_tls_verification_is_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     target = HttpTarget("https://127.0.0.1:9/", folder_config=render_folder_config, retry=NO_WAIT)
-    assert target._client._session.verify is True
-    assert target._client._session.trust_env is False  # environment read once, at construction
-    assert target._pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"  # the pool that sends
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "env-ca.pem"))
+    assert _pool_options(target)["cert_reqs"] == "CERT_REQUIRED"
+    assert _pool_options(target)["ca_certs"] == certifi.where()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "env-ca.pem"))  # environment read at construction
     from_env = HttpTarget("https://127.0.0.1:9/", folder_config=render_folder_config)
-    assert from_env._client._session.verify == str(tmp_path / "env-ca.pem")
-    assert from_env._pool.connection_pool_kw["ca_certs"] == str(tmp_path / "env-ca.pem")
+    assert _pool_options(from_env)["ca_certs"] == str(tmp_path / "env-ca.pem")
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
     with_bundle = HttpTarget("https://127.0.0.1:9/", folder_config=render_folder_config, ca_bundle=bundle)
-    assert with_bundle._client._session.verify == str(bundle)
-    assert with_bundle._pool.connection_pool_kw["ca_certs"] == str(bundle)
+    assert _pool_options(with_bundle)["ca_certs"] == str(bundle)
+    assert _pool_options(with_bundle)["cert_reqs"] == "CERT_REQUIRED"
 
 
 def test_pythonhttpsverify_cannot_turn_verification_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONHTTPSVERIFY", "0")
-    assert HttpTarget(
-        "https://127.0.0.1:9/", folder_config=render_folder_config
-    )._client._session.verify not in (False, None, "")
+    target = HttpTarget("https://127.0.0.1:9/", folder_config=render_folder_config)
+    assert _pool_options(target)["cert_reqs"] == "CERT_REQUIRED"
 
 
 def test_jenkins_home_target_layout_and_atomicity(tmp_path: Path) -> None:

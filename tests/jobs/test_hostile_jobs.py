@@ -1,8 +1,10 @@
-"""A job hand-edited in Jenkins is drift, never a crash."""
+"""A job hand-edited in Jenkins is drift, never a crash; two reconciles racing to create the same job
+both succeed."""
 
 from __future__ import annotations
 
 import json
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -10,10 +12,15 @@ from typing import Any
 
 import pytest
 
+from provisioner.jenkins import RetryPolicy, job_path
 from provisioner.jenkins.configxml import job_facts
+from provisioner.jenkins.http import HttpTarget
+from provisioner.jenkins.target import JobPath
 from provisioner.jobs.marker import APPLIED_PREFIX, FINGERPRINT_PREFIX, fingerprint, read_marker
+from provisioner.jobs.reconcile import ReconcileRequest, ReconcileResult, reconcile_one
+from provisioner.jobs.render import default_job_name, render_folder_config
 from provisioner.settings.model import BackupSettings
-from tests.helpers.cli import CliRun, values_yaml
+from tests.helpers.cli import TOKEN, USER, CliRun, values_yaml
 from tests.helpers.fleet import write_fleet
 from tests.jenkins_emulator import JenkinsEmulator
 
@@ -115,3 +122,57 @@ def test_hand_edited_record_in_reconcile_all_is_drift(
     by = {r["registry"]: r for r in json.loads(run.out)["results"]}
     assert by["reg-a"]["drift"] is True and by["reg-a"]["action"] == "updated"
     assert by["reg-b"]["action"] == "unchanged"
+
+
+# -- two reconciles racing ------------------------------------------------------------------------
+class _ReadsThenWaits(HttpTarget):
+    """Both racers read "no job" before either creates it: the race made deterministic."""
+
+    def __init__(self, url: str, barrier: threading.Barrier) -> None:
+        super().__init__(
+            url, folder_config=render_folder_config, username=USER, token=TOKEN,
+            retry=RetryPolicy(attempts=2, base_delay=0.0, timeout=5),
+        )  # fmt: skip
+        self._barrier: threading.Barrier | None = barrier
+
+    def read_job(self, path: JobPath) -> str | None:
+        live = super().read_job(path)
+        if self._barrier is not None:
+            barrier, self._barrier = self._barrier, None  # only the first read races
+            barrier.wait(10)
+        return live
+
+
+@pytest.mark.parametrize("days", [(7, 7), (7, 14)], ids=["same-settings", "different-settings"])
+@pytest.mark.parametrize("folder", [None, "team/registries"])
+def test_two_reconciles_racing_to_create_both_succeed(
+    jenkins: JenkinsEmulator, days: tuple[int, int], folder: str | None
+) -> None:
+    barrier = threading.Barrier(2)
+    path = job_path(default_job_name("reg-a"), folder)
+    results: list[ReconcileResult] = []
+    errors: list[BaseException] = []
+
+    def racer(expires: int) -> None:
+        settings = BackupSettings(
+            enabled=True, schedule="30 19 * * *", expires_in_days=expires, time_zone="Europe/Kyiv"
+        )
+        request = ReconcileRequest(registry="reg-a", settings=settings, source=None, job=path)
+        try:
+            results.append(reconcile_one(_ReadsThenWaits(jenkins.url, barrier), request))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=racer, args=(d,)) for d in days]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sorted(r.action for r in results)[0] == "created" and len(results) == 2
+    loser = next(r for r in results if r.action != "created")
+    assert loser.action == ("unchanged" if days[0] == days[1] else "updated")
+    live = read_marker(job_facts(jenkins.get_config(path.full_name)).description)
+    assert live.valid and live.settings is not None
+    assert live.settings.expires_in_days in days
+    assert jenkins.count("POST") >= 2  # both tried to create it
