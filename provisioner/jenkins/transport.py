@@ -45,6 +45,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_ERROR_BODY = 64 * 1024  # an error page is read this far (for keep-alive), else the connection is dropped
 _CHUNK = 64 * 1024
 _WATCHDOG_LINGER = 5.0  # seconds the watchdog thread waits for new requests before it ends
+_ATTACH_POLL = 0.05  # a request past its deadline before its connection was attached: checked this often
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ class _Watchdog:
                 elif now - idle_since >= _WATCHDOG_LINGER:
                     self._running = False
                     return
-                nearest = min((end for end, _ in self._active.values()), default=math.inf)
+                nearest = min((end for end, _ in self._active.values() if end > now), default=math.inf)
+                if any(end <= now for end, _ in self._active.values()):  # not yet attached: look again soon
+                    nearest = min(nearest, now + _ATTACH_POLL)
                 self._wakes_at = min(nearest, now + _WATCHDOG_LINGER)
                 self._cond.wait(self._wakes_at - now)
 
@@ -137,23 +140,22 @@ def _pool_classes(watchdog: _Watchdog) -> dict[str, type]:
     import urllib3
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
-    class WatchedHTTPConnection(HTTPConnection):
+    class Watched:
+        """Tells the watchdog which connection (socket) this thread's request is using."""
+
         def connect(self) -> None:
             watchdog.attach(self)
-            super().connect()
+            super().connect()  # type: ignore[misc]
 
         def request(self, *args: Any, **kwargs: Any) -> None:
             watchdog.attach(self)
-            super().request(*args, **kwargs)
+            super().request(*args, **kwargs)  # type: ignore[misc]
 
-    class WatchedHTTPSConnection(HTTPSConnection):
-        def connect(self) -> None:
-            watchdog.attach(self)
-            super().connect()
+    class WatchedHTTPConnection(Watched, HTTPConnection):
+        pass
 
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            watchdog.attach(self)
-            super().request(*args, **kwargs)
+    class WatchedHTTPSConnection(Watched, HTTPSConnection):
+        pass
 
     class HTTPPool(urllib3.HTTPConnectionPool):
         ConnectionCls = WatchedHTTPConnection
