@@ -62,6 +62,8 @@ def status_error(status: int, detail: str) -> Exception:
 
 def classify(exc: BaseException) -> BaseException:
     """Map a urllib3 exception to Transient or JenkinsFailure; anything else is returned unchanged."""
+    if isinstance(exc, HttpStatusError | NotFound | Transient | JenkinsFailure):
+        return exc  # ours already (status_error, the transport): no need to import urllib3 to say so
     import urllib3
 
     if isinstance(exc, urllib3.exceptions.SSLError):
