@@ -60,7 +60,11 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-public-jenkins", action="store_true", help="allow a Jenkins on a public host (https only)"
     )
     parser.add_argument(
-        "--timeout", metavar="SECONDS", type=float, default=30.0, help="per-request timeout (default 30)"
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=30.0,
+        help="each request's whole time, from connect to the last byte (default 30)",
     )
 
 

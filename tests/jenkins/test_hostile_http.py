@@ -191,3 +191,23 @@ def test_a_dripping_server_hits_the_overall_deadline(in_headers: bool) -> None:
     assert elapsed < 2 * 1.0 + 1.5, elapsed  # two attempts of at most 1 s each, plus slack
     assert len(outcome) == 1 and isinstance(outcome[0], JenkinsFailure), outcome
     assert "within 1" in outcome[0].message
+
+
+def test_reconcile_timeout_bounds_the_whole_run_against_a_dripping_server(
+    run_cli: Callable[..., CliRun], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`reconcile --timeout 1`: four attempts of at most a second each, then exit 3 (not hours)."""
+    repo = tmp_path / "registry"
+    make_repo(repo, {"deploy-templates/values.yaml": values_yaml()})
+    monkeypatch.setenv("JENKINS_USER", USER)
+    monkeypatch.setenv("JENKINS_TOKEN", TOKEN)
+    with hostile_server({"/job/": drip(0.2)}) as server:
+        started = time.monotonic()
+        result = run_cli(
+            "reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-url", server.url,
+            "--timeout", "1",
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert result.code == 3, result.err
+    assert "after 4 attempts" in result.err and "no complete answer within 1 s" in result.err
+    assert elapsed < 4 * 1.0 + (0.5 + 1 + 2) + 2.0, elapsed  # attempts, backoff, slack
