@@ -8,33 +8,30 @@ last, so a backup exists only once its metadata does.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import subprocess
 import tarfile
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 import zstandard
 
 from provisioner._fs import create_exclusive, fsync_dir, remove_quietly
+from provisioner.backup.dumpread import part_name
 from provisioner.backup.errors import BackupFailed
 from provisioner.backup.logs import LOG, Progress
-from provisioner.backup.procs import Tool
+from provisioner.backup.pgdump import PART_SIZE, PgDumpSource, running_dumps
 from provisioner.backup.readback import ReadBack
 from provisioner.backup.store import ARCHIVE_SUFFIX
 from provisioner.backup.tarstream import TarOutput, TarWriter
 
-__all__ = ["ArchiveResult", "HashingWriter", "PgDumpSource", "RawSink", "stream_tar", "write_archive"]
+__all__ = ["ArchiveResult", "HashingWriter", "RawSink", "stream_tar", "write_archive"]
 
 ZSTD_LEVEL = 1
 IO_CHUNK = 1024 * 1024
-_PG_DUMP_TIMEOUT = 6 * 3600.0
 
 
 class RawSink(Protocol):
@@ -83,13 +80,6 @@ class HashingWriter(io.RawIOBase):
 
 
 @dataclass(frozen=True)
-class PgDumpSource:
-    database: str
-    tool: Tool
-    env: Mapping[str, str]
-
-
-@dataclass(frozen=True)
 class ArchiveResult:
     path: Path
     sha256: str
@@ -110,44 +100,6 @@ def _unique_arcnames(dirs: Sequence[Path]) -> list[str]:
     return names
 
 
-@contextlib.contextmanager
-def _dump_postgres(source: PgDumpSource, folder: Path | None) -> Iterator[IO[bytes]]:
-    """Run pg_dump --format=custom into an anonymous temp file (O_TMPFILE: never visible, gone on crash)."""
-    with tempfile.TemporaryFile(dir=folder) as spool:
-        started = time.monotonic()
-        try:
-            proc = subprocess.run(
-                source.tool.argv("--format=custom", "--no-password", f"--dbname={source.database}"),
-                stdin=subprocess.DEVNULL,
-                stdout=spool,
-                stderr=subprocess.PIPE,
-                env=dict(source.env),
-                timeout=_PG_DUMP_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise BackupFailed(f"pg_dump of database {source.database!r} timed out") from exc
-        except OSError as exc:
-            raise BackupFailed(f"cannot start pg_dump: {exc.strerror}") from exc
-        if proc.returncode != 0:
-            detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
-            raise BackupFailed(
-                f"pg_dump of database {source.database!r} failed (exit {proc.returncode}): "
-                + " / ".join(detail)
-            )
-        size = spool.seek(0, os.SEEK_END)
-        spool.seek(0)  # the tar writer reads from the descriptor's offset
-        LOG.info(
-            "dumped database",
-            extra={
-                "database": source.database,
-                "bytes": size,
-                "seconds": round(time.monotonic() - started, 3),
-            },
-        )
-        yield spool
-
-
 def write_archive(
     folder: Path,
     backup_id: str,
@@ -156,6 +108,7 @@ def write_archive(
     *,
     verify: bool = True,
     threads: int = -1,
+    jobs: int = 1,
     sink_factory: Callable[[int], RawSink] = _FdSink,
     progress: Progress | None = None,
 ) -> ArchiveResult:
@@ -170,7 +123,7 @@ def write_archive(
         writer = HashingWriter(sink_factory(fd), progress, readback)
         cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=threads, write_checksum=True)
         with cctx.stream_writer(writer, write_size=IO_CHUNK, closefd=False) as zwriter:  # type: ignore[arg-type]
-            sources = stream_tar(zwriter, dirs, databases, spool_dir=folder, progress=progress)
+            sources = stream_tar(zwriter, dirs, databases, spool_dir=folder, progress=progress, jobs=jobs)
         progress.finish()
         streamed = time.monotonic()
         os.fsync(fd)
@@ -209,6 +162,13 @@ def write_archive(
     return ArchiveResult(final, digest, size, sources, time.monotonic() - started)
 
 
+def _part_info(database: str, index: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(part_name(database, index))
+    info.mtime = int(time.time())
+    info.mode = 0o600
+    return info
+
+
 def stream_tar(
     out: TarOutput,
     dirs: Sequence[Path],
@@ -216,19 +176,32 @@ def stream_tar(
     *,
     spool_dir: Path | None,
     progress: Progress,
+    jobs: int = 1,
 ) -> tuple[dict[str, str], ...]:
-    """Write a tar stream of the databases (pg_dump custom format) and directory trees to ``out``."""
+    """Write a tar stream of the databases (pg_dump custom format, streamed as parts: see
+    :mod:`provisioner.backup.pgdump`) and directory trees to ``out``; ``jobs`` pg_dumps at a time."""
     sources: list[dict[str, str]] = []
     tar = TarWriter(out, progress, IO_CHUNK)
-    for source in databases:
-        member = f"postgres/{source.database}.dump"
-        with _dump_postgres(source, spool_dir) as spool:
-            info = tarfile.TarInfo(member)
-            info.size = os.fstat(spool.fileno()).st_size
-            info.mtime = int(time.time())
-            info.mode = 0o600
-            tar.add_fd(info, spool.fileno())
-        sources.append({"type": "postgres", "database": source.database, "member": member})
+    with running_dumps(databases, jobs, spool_dir) as dumps:
+        scratch = memoryview(bytearray(PART_SIZE)) if databases else memoryview(b"")
+        for dump in dumps:
+            count = 0
+            for data in dump.parts(scratch):
+                tar.add_bytes(_part_info(dump.source.database, count), data)
+                count += 1
+            dump.check()
+            if count == 0:  # never from a pg_dump that exited 0; kept so every dump has a part 0
+                tar.add_bytes(_part_info(dump.source.database, count), memoryview(b""))
+                count += 1
+            sources.append(
+                {
+                    "type": "postgres",
+                    "database": dump.source.database,
+                    "member": f"postgres/{dump.source.database}.dump",
+                    "parts": str(count),
+                    "bytes": str(dump.size),
+                }
+            )
     for path, arcname in zip(dirs, _unique_arcnames(dirs), strict=True):
         tar.add_tree(path, arcname)
         sources.append({"type": "directory", "path": str(path), "member": arcname})

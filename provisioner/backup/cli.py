@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="PostgreSQL database (repeatable; default: $BACKUP_PG_DATABASES, ','-separated)",
     )
+    run.add_argument(
+        "--jobs",
+        metavar="N",
+        help="PostgreSQL databases dumped at once, 1..16 (default: the CPUs this process may use)",
+    )
     run.add_argument("--no-prune", action="store_true", help="do not prune after the backup")
     run.add_argument("--no-verify", action="store_true", help="skip the read-back verify (not recommended)")
     run.add_argument("--now", help="fixed clock (ISO 8601 with zone), for tests and replays")
@@ -131,6 +136,10 @@ def _tell(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     if notify.notify_from_env(environ, registry, args.result) is None:
         LOG.info(f"{notify.NOTIFY_ENV} is not set: no notification")
     return 0
+
+
+def _default_jobs() -> int:
+    return max(1, min(inputs.MAX_JOBS, len(os.sched_getaffinity(0))))
 
 
 def parse_now(value: str, argument: str = "--now") -> datetime:
@@ -211,6 +220,8 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
         if backend == "velero":
             if args.source or args.pg_database:
                 raise InvalidInput("--source/--pg-database", "the velero backend backs up a namespace only")
+            if args.jobs is not None:
+                raise InvalidInput("--jobs", "the velero backend dumps no database")
         else:
             if not sources and not databases_text:
                 raise InvalidInput(
@@ -228,6 +239,7 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
             if len(set(databases)) != len(databases):
                 raise InvalidInput("--pg-database", "the same database is given twice")
             fields["databases"] = databases
+            fields["jobs"] = inputs.check_jobs(args.jobs) if args.jobs is not None else _default_jobs()
         fields["prune"] = not args.no_prune
         fields["verify"] = not args.no_verify
         fields["output"] = args.format

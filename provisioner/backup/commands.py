@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
-from provisioner.backup.archive import PgDumpSource
 from provisioner.backup.backends.archive import ArchiveBackend
 from provisioner.backup.backends.restic import ResticBackend
 from provisioner.backup.backends.velero import VeleroBackend
@@ -16,6 +15,7 @@ from provisioner.backup.errors import BackupFailed
 from provisioner.backup.ids import new_backup_id
 from provisioner.backup.logs import LOG
 from provisioner.backup.outcome import ListedBackup, RunOutcome
+from provisioner.backup.pgdump import PgDumpSource
 from provisioner.backup.procs import LIBPQ_ENV, child_env, resolve_tool
 from provisioner.backup.request import Request
 
@@ -35,6 +35,7 @@ def _backend(request: Request, environ: Mapping[str, str]) -> Backend:
             registry=request.registry,
             lock_timeout=request.lock_timeout,
             verify_after_write=request.verify,
+            jobs=request.jobs,
         )
     if request.backend == "restic":
         assert request.restic_repo is not None
@@ -44,6 +45,7 @@ def _backend(request: Request, environ: Mapping[str, str]) -> Backend:
             registry=request.registry,
             environ=environ,
             verify_after_write=request.verify,
+            jobs=request.jobs,
         )
     assert request.namespace is not None
     return VeleroBackend(

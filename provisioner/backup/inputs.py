@@ -21,6 +21,7 @@ __all__ = [
     "MIN_HOURS",
     "check_backup_id",
     "check_expires_in_hours",
+    "check_jobs",
     "check_metrics_file",
     "check_password_file",
     "check_pg_database",
@@ -33,6 +34,7 @@ __all__ = [
 
 MIN_HOURS = 168  # 7 days
 MAX_HOURS = 87600  # 10 years
+MAX_JOBS = 16  # pg_dump processes at once: each holds a server connection and a 4 MiB part buffer here
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 # No leading '-' (option injection), no '=' or '://' (libpq would read a connection string).
 _PG_DATABASE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}", re.ASCII)
@@ -93,6 +95,15 @@ def check_expires_in_hours(value: str | None, argument: str = "--expires-in-hour
             argument, f"{hours} is outside {MIN_HOURS}..{MAX_HOURS} hours (7 days to 10 years)"
         )
     return hours
+
+
+def check_jobs(value: str, argument: str = "--jobs") -> int:
+    """How many pg_dump processes may run at once: ASCII digits, no leading zero, 1..16."""
+    if len(value) > 2 or not _DIGITS.fullmatch(value) or value.startswith("0") or int(value) > MAX_JOBS:
+        raise InvalidInput(
+            argument, f"{_show(value)} is not a whole number from 1 to {MAX_JOBS} written in ASCII digits"
+        )
+    return int(value)
 
 
 def check_backup_id(value: str, argument: str = "--id") -> str:

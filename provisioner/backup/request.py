@@ -21,6 +21,7 @@ class Request:
     hours: int | None = None
     dirs: tuple[Path, ...] = ()
     databases: tuple[str, ...] = ()
+    jobs: int = 1  # pg_dump processes at once
     prune: bool = True
     verify: bool = True
     now: datetime | None = None

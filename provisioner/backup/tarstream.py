@@ -56,6 +56,16 @@ class TarWriter:
         if pad:
             self._emit(bytes(pad))
 
+    def add_bytes(self, info: tarfile.TarInfo, data: memoryview) -> None:
+        """A member whose data is in memory: header, data, padding to a block."""
+        info.size = len(data)
+        self.add_header(info)
+        self._emit(data)
+        self._progress.advance(len(data))
+        pad = -len(data) % _BLOCK
+        if pad:
+            self._emit(bytes(pad))
+
     def add_fd(self, info: tarfile.TarInfo, fd: int) -> None:
         self.add_header(info)
         self.add_data(fd, info.size, info.name)

@@ -1,32 +1,25 @@
 """Fixtures for the backup-registry tests: CLI runners, a real PostgreSQL, a restic repository.
 
-PostgreSQL: the session starts a throwaway server from /usr/lib/postgresql/*/bin on a unix socket
-in a private temp dir (no TCP). initdb refuses to run as root, so when the tests run as root (CI on
-a fresh Debian machine) the server runs as the always-present ``nobody`` user, started through
-``setpriv --reuid --regid --clear-groups`` (util-linux, essential on Debian): argv lists, no shell,
-no user to create and nothing left on the machine. Password auth (scram-sha-256) is on, so the
-backups reach it the way production does: PGHOST + PGUSER + PGPASSFILE.
+PostgreSQL: the session starts one throwaway server (tests/helpers/postgres.py says how: a unix
+socket in a private temp dir, password auth, as ``nobody`` when run as root).
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import os
-import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.postgres import Postgres, running_postgres, tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "backup-registry"
@@ -85,102 +78,9 @@ def src(tmp_path: Path) -> Path:
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Postgres:
-    host: str  # the socket directory
-    port: int
-    user: str
-    password: str
-    passfile: Path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        values = {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user}
-        values["PGPASSFILE"] = str(self.passfile)
-        values.update(extra)
-        return base_env(**values)
-
-    def psql(self, database: str, sql: str) -> str:
-        proc = subprocess.run(
-            [_tool("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return proc.stdout.strip()
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    assert found, f"{name} must be installed (Debian package postgresql / postgresql-client)"
-    return found
-
-
-def _pg_bin() -> Path:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    assert candidates, "PostgreSQL server binaries must be installed (Debian package postgresql)"
-    return Path(candidates[-1]).parent
-
-
-def _as_server_user(argv: list[str]) -> list[str]:
-    if os.geteuid() != 0:
-        return argv
-    nobody = pwd.getpwnam("nobody")
-    return [_tool("setpriv"), f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups", *argv]
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    bindir = _pg_bin()
-    base = Path(tempfile.mkdtemp(prefix="backup-registry-pg-"))
-    data, sock = base / "data", base / "sock"
-    password = secrets.token_urlsafe(18)
-    pwfile = base / "pwfile"
-    pwfile.write_text(password + "\n")
-    sock.mkdir()
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        for path in (base, sock, pwfile):
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
-    os.chmod(base, 0o700)
-    subprocess.run(
-        _as_server_user(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
-             f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]
-        ),
-        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )  # fmt: skip
-    passfile = base / "pgpass"
-    passfile.write_text(f"*:*:*:postgres:{password}\n")
-    os.chmod(passfile, 0o600)
-    port = 20000 + secrets.randbelow(20000)
-    server = subprocess.Popen(
-        _as_server_user(
-            [str(bindir / "postgres"), "-D", str(data), "-k", str(sock), "-p", str(port),
-             "-c", "listen_addresses=", "-c", "fsync=off"]
-        ),
-        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    pg = Postgres(host=str(sock), port=port, user="postgres", password=password, passfile=passfile)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            ready = subprocess.run(
-                [_tool("pg_isready"), "-q", "-h", str(sock), "-p", str(port)], env=pg.env(), check=False
-            )
-            if ready.returncode == 0:
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"postgres did not start: {server.stderr.read() if server.stderr else ''!r}"
-                )
-            time.sleep(0.1)
+    with running_postgres() as pg:
         pg.psql("postgres", "CREATE DATABASE registry_db")
         pg.psql(
             "registry_db",
@@ -189,16 +89,6 @@ def postgres() -> Iterator[Postgres]:
             "SELECT 'image-' || g, md5(g::text) FROM generate_series(1, 500) g;",
         )
         yield pg
-    finally:
-        server.send_signal(signal.SIGINT)  # fast shutdown
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        if server.stderr:
-            server.stderr.close()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 # -- restic ---------------------------------------------------------------------------------------
@@ -217,7 +107,7 @@ class ResticRepo:
 
     def restic(self, *args: str) -> str:
         proc = subprocess.run(
-            [_tool("restic"), "-r", str(self.path), *args],
+            [tool("restic"), "-r", str(self.path), *args],
             env=self.env(),
             capture_output=True,
             text=True,

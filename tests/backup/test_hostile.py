@@ -76,6 +76,7 @@ _now = _re(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
 _seconds = _re(r"[0-9]{1,5}")
+_jobs = lambda v: _re(r"[1-9][0-9]?")(v) and int(v) <= 16  # noqa: E731
 _backup_id = _re(r"[0-9]{8}T[0-9]{6}Z(-[0-9]{2})?")
 
 FLAG_RULES: dict[str, Callable[[str], bool]] = {
@@ -86,6 +87,7 @@ FLAG_RULES: dict[str, Callable[[str], bool]] = {
     "--pg-database": _pgdb,
     "--now": _now,
     "--lock-timeout": _seconds,
+    "--jobs": _jobs,
 }
 VALID_RUN = {"--registry": "demo", "--expires-in-hours": "168", "--source": "src"}
 

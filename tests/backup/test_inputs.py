@@ -162,3 +162,29 @@ def test_restic_repo_forms(tmp_path: Path) -> None:
     assert inputs.check_restic_repo(str(tmp_path / "r")) == str((tmp_path / "r").resolve())
     with pytest.raises(InvalidInput):
         inputs.check_restic_repo("--password-command=id")
+
+
+@pytest.mark.parametrize(("text", "jobs"), [("1", 1), ("2", 2), ("9", 9), ("16", 16)])
+def test_jobs_accepts(text: str, jobs: int) -> None:
+    assert inputs.check_jobs(text) == jobs
+
+
+@pytest.mark.parametrize(
+    "text", ["", "0", "01", "17", "64", "100", "-1", "+2", " 2", "2 ", "2.0", "٢", "0x2"]
+)
+def test_jobs_rejects(text: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        inputs.check_jobs(text)
+    assert exc.value.argument == "--jobs"
+
+
+@given(st.text(max_size=4))
+@settings(max_examples=300)
+def test_jobs_property(text: str) -> None:
+    """Accepted exactly when the text is how Python would print an int from 1 to 16."""
+    expected = next((n for n in range(1, 17) if str(n) == text), None)
+    if expected is None:
+        with pytest.raises(InvalidInput):
+            inputs.check_jobs(text)
+    else:
+        assert inputs.check_jobs(text) == expected

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from provisioner import __version__
 from provisioner._fs import atomic_write_json, fsync_dir, remove_quietly
-from provisioner.backup.archive import PgDumpSource, RawSink, write_archive
+from provisioner.backup.archive import RawSink, write_archive
 from provisioner.backup.errors import BackupFailed, InvalidInput
 from provisioner.backup.ids import new_backup_id
 from provisioner.backup.inputs import registry_dir
 from provisioner.backup.locking import registry_lock
 from provisioner.backup.logs import LOG
 from provisioner.backup.outcome import ListedBackup, RunOutcome, VerifyOutcome
+from provisioner.backup.pgdump import PgDumpSource
 from provisioner.backup.retention import PruneResult, cleanup_leftovers, prune_registry
 from provisioner.backup.store import (
     ARCHIVE_SUFFIX,
@@ -41,6 +42,7 @@ class ArchiveBackend:
     lock_timeout: float = 300.0
     verify_after_write: bool = True
     threads: int = -1
+    jobs: int = 1  # pg_dump processes at once
     sink_factory: Callable[[int], RawSink] | None = None  # test seam for write failures
 
     @property
@@ -91,6 +93,7 @@ class ArchiveBackend:
                     databases,
                     verify=self.verify_after_write,
                     threads=self.threads,
+                    jobs=self.jobs,
                     **kwargs,  # type: ignore[arg-type]
                 )
                 created = now.replace(microsecond=0)

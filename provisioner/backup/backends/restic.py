@@ -22,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from provisioner.backup.archive import HashingWriter, PgDumpSource, stream_tar
+from provisioner.backup.archive import HashingWriter, stream_tar
 from provisioner.backup.errors import BackupFailed
 from provisioner.backup.ids import STAMP, created_at, is_backup_id, new_backup_id
 from provisioner.backup.logs import LOG, Progress
 from provisioner.backup.outcome import ListedBackup, RunOutcome, VerifyOutcome
+from provisioner.backup.pgdump import PgDumpSource
 from provisioner.backup.procs import Tool, child_env
 from provisioner.backup.retention import PruneResult, plan_prune
 
@@ -105,6 +106,7 @@ class ResticBackend:
     registry: str
     environ: Mapping[str, str]
     verify_after_write: bool = True
+    jobs: int = 1  # pg_dump processes at once
 
     def _env(self) -> dict[str, str]:
         return child_env(self.environ, RESTIC_ENV, RESTIC_REPOSITORY=self.repo)
@@ -200,7 +202,7 @@ class ResticBackend:
             assert proc.stdin is not None
             writer = HashingWriter(_PipeSink(proc.stdin), progress)
             try:
-                stream_tar(writer, dirs, databases, spool_dir=None, progress=progress)
+                stream_tar(writer, dirs, databases, spool_dir=None, progress=progress, jobs=self.jobs)
                 proc.stdin.close()
             except BaseException:
                 # Kill restic before it sees end-of-input, so no snapshot of a partial stream is made.

@@ -9,6 +9,7 @@ import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from provisioner.backup.dumpread import iter_dumps
 from tests.backup.conftest import Postgres, ResticRepo, base_env, run_script
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -73,7 +74,9 @@ def test_run_list_verify_prune(restic_repo: ResticRepo, postgres: Postgres, src:
         names = tar.getnames()
         member = tar.extractfile("dirs/src/a.txt")
         assert member is not None and member.read() == b"hello registry\n"
-    assert "postgres/registry_db.dump" in names
+    assert "postgres/registry_db.dump.part-000000" in names
+    dumps = {db: data.read() for db, data in iter_dumps(io.BytesIO(dump))}
+    assert list(dumps) == ["registry_db"] and dumps["registry_db"].startswith(b"PGDMP")
 
     listed = run_script("list", "--registry", "demo", *restic_args(restic_repo), "--format", "json", env=env)
     assert listed.code == 0

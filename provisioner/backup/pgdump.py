@@ -1,0 +1,320 @@
+"""PostgreSQL dumps streamed into the backup's tar stream: compressed once, written once, concurrent.
+
+Each database is dumped with ``pg_dump --format=custom --compress=0``: the archive compresses
+everything once, with zstd (pg_dump's own gzip first made the data compressed twice, at about
+twice the time). The dump goes into the tar as it comes out of pg_dump, as a run of consecutive
+members of at most :data:`PART_SIZE` bytes each::
+
+    postgres/<db>.dump.part-000000, postgres/<db>.dump.part-000001, ...
+
+whose concatenation is the dump (``cat postgres/<db>.dump.part-* > <db>.dump`` after
+``tar --zstd -xf``; :mod:`provisioner.backup.dumpread` reads it without extracting). Why parts: a
+tar member needs its size in the header before its data, and a dump's size is known only at its
+end; one member would mean spooling the whole dump first (the second write this design removes),
+or patching the size into the file afterwards, which breaks the one-pass SHA-256 and cannot work
+for restic, which reads the same tar stream through a pipe. Parts keep both: the stream is written
+in one pass and is a plain PAX tar.
+
+Concurrency (``jobs``): up to ``jobs`` pg_dump processes run at once. The database being written
+into the tar hands its parts over in memory (a few parts at most: back-pressure stops pg_dump);
+the others write their output to an anonymous spool file (``O_TMPFILE``: never visible, gone on a
+crash) until the writer reaches them, reads their spool, then takes their parts live. Databases
+appear in the tar in the order given, each dump's parts together. A pg_dump that fails (exit != 0,
+killed, server gone) fails the backup; the caller then removes everything it wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from provisioner.backup.errors import BackupFailed
+from provisioner.backup.logs import LOG
+from provisioner.backup.procs import Tool
+
+__all__ = ["PART_SIZE", "DumpStream", "PgDumpSource", "running_dumps"]
+
+PART_SIZE = 4 * 1024 * 1024
+_QUEUED_PARTS = 3  # parts held in memory for the database being written (back-pressure beyond)
+_PIPE_SIZE = 1024 * 1024
+_TIMEOUT = 6 * 3600.0
+_STDERR_TAIL = 16 * 1024
+
+
+@dataclass(frozen=True)
+class PgDumpSource:
+    database: str
+    tool: Tool
+    env: Mapping[str, str]
+
+
+class DumpStream:
+    """One running pg_dump: its output as parts, from memory when current, else via a spool file."""
+
+    def __init__(self, source: PgDumpSource, spool_dir: Path | None, on_exit: Callable[[], None]) -> None:
+        self.source = source
+        self._spool_dir = spool_dir
+        self._on_exit = on_exit
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[bytearray, int]] = deque()
+        self._free: list[bytearray] = []
+        self._current = False
+        self._spool: IO[bytes] | None = None
+        self._spooled = 0  # bytes in the spool file
+        self._taken = 0  # bytes of the spool already handed out
+        self._eof = False
+        self._error: BaseException | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self.started = 0.0
+        self.exit_code: int | None = None
+        self.size = 0
+
+    # -- producer side (the reader thread) ------------------------------------------------------
+    def make_current(self) -> None:
+        """From now on the writer takes this dump's parts (live ones in memory, no more spooling)."""
+        with self._cond:
+            self._current = True
+
+    def start(self) -> None:
+        """Start pg_dump and its reader thread; a failure to start is raised by :meth:`parts`."""
+        self.started = time.monotonic()
+        try:
+            self._stderr = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by close())
+            self._proc = subprocess.Popen(
+                self.source.tool.argv(
+                    "--format=custom", "--compress=0", "--no-password", f"--dbname={self.source.database}"
+                ),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=dict(self.source.env),
+            )
+        except OSError as exc:
+            with self._cond:
+                self._error = BackupFailed(f"cannot start pg_dump: {exc.strerror}")
+            return
+        assert self._proc.stdout is not None
+        with contextlib.suppress(OSError):  # a bigger pipe: fewer, larger reads
+            fcntl.fcntl(self._proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+        name = f"pg_dump {self.source.database}"
+        self._thread = threading.Thread(target=self._read, name=name, daemon=True)
+        self._thread.start()
+
+    def _buffer(self) -> bytearray:
+        with self._cond:
+            return self._free.pop() if self._free else bytearray(PART_SIZE)
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        try:
+            while True:
+                buffer = self._buffer()
+                view = memoryview(buffer)
+                filled = 0
+                while filled < PART_SIZE:
+                    n = os.readv(fd, [view[filled:]])
+                    if n == 0:
+                        break
+                    filled += n
+                if filled:
+                    self._deliver(buffer, filled)
+                if filled < PART_SIZE:
+                    break
+            code = self._proc.wait()
+        except BaseException as exc:  # raised in the writer's thread by parts()
+            with self._cond:
+                self._error = exc
+                self._cond.notify_all()
+        else:
+            with self._cond:
+                self.exit_code, self._eof = code, True
+                self._cond.notify_all()
+        self._on_exit()
+
+    def _deliver(self, buffer: bytearray, filled: int) -> None:
+        with self._cond:
+            self.size += filled
+            live = self._current and self._taken == self._spooled
+            if live:
+                while len(self._queue) >= _QUEUED_PARTS and not self._error:
+                    self._cond.wait()
+                self._queue.append((buffer, filled))
+                self._cond.notify_all()
+                return
+            if self._spool is None:
+                self._spool = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by close())
+            spool = self._spool
+        view = memoryview(buffer)[:filled]
+        while view:  # outside the lock: the writer may read the spool's earlier bytes meanwhile
+            view = view[os.pwrite(spool.fileno(), view, self._spooled + filled - len(view)) :]
+        with self._cond:
+            self._spooled += filled
+            self._free.append(buffer)
+            self._cond.notify_all()
+
+    # -- consumer side (the tar writer) ---------------------------------------------------------
+    def parts(self, scratch: memoryview) -> Iterator[memoryview]:
+        """The dump's bytes, part by part; a view is valid until the next one is asked for."""
+        self.make_current()
+        while True:
+            with self._cond:
+                while True:
+                    if isinstance(self._error, BackupFailed):
+                        raise self._error
+                    if self._error is not None:
+                        raise BackupFailed(f"reading pg_dump of {self.source.database!r}: {self._error}")
+                    if self._taken < self._spooled:
+                        offset, want = self._taken, min(len(scratch), self._spooled - self._taken)
+                        spool, entry = self._spool, None
+                        break
+                    if self._queue:
+                        entry = self._queue.popleft()
+                        self._cond.notify_all()
+                        break
+                    if self._eof:
+                        return
+                    self._cond.wait()
+            if entry is None:
+                assert spool is not None
+                n = os.preadv(spool.fileno(), [scratch[:want]], offset)
+                if n <= 0:
+                    raise BackupFailed(f"spool of {self.source.database!r} shrank")
+                with self._cond:
+                    self._taken += n
+                yield scratch[:n]
+            else:
+                buffer, filled = entry
+                yield memoryview(buffer)[:filled]
+                with self._cond:
+                    self._free.append(buffer)
+
+    def check(self) -> None:
+        """After all parts: pg_dump must have exited 0."""
+        if self.exit_code != 0:
+            raise BackupFailed(
+                f"pg_dump of database {self.source.database!r} failed "
+                f"({_exit_text(self.exit_code)}): {self._stderr_tail()}"
+            )
+        LOG.info(
+            "dumped database",
+            extra={
+                "database": self.source.database,
+                "bytes": self.size,
+                "seconds": round(time.monotonic() - self.started, 3),
+            },
+        )
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        size = self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, size - _STDERR_TAIL))
+        lines = self._stderr.read(_STDERR_TAIL).decode("utf-8", "replace").strip().splitlines()
+        return " / ".join(lines[-3:])
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self.exit_code is None and self._error is None
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+
+    def close(self) -> None:
+        """Stop pg_dump if it still runs, wait for the reader, drop the spool."""
+        self.kill()
+        with self._cond:
+            self._error = self._error or BackupFailed("stopped")  # unblocks a reader waiting for room
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        if self._proc is not None:
+            self._proc.wait()
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+        for f in (self._spool, self._stderr):
+            if f is not None:
+                f.close()
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    return f"exit {code}" if code >= 0 else f"killed by signal {-code}"
+
+
+class _Scheduler:
+    """Starts pending dumps whenever fewer than ``jobs`` pg_dump processes run; kills all at the deadline."""
+
+    def __init__(self, dumps: Sequence[DumpStream], jobs: int, timeout: float) -> None:
+        self._dumps = dumps
+        self._pending = deque(dumps)
+        self._jobs = max(1, jobs)
+        self._lock = threading.Lock()
+        self._closed = False
+        self.timed_out = False
+        self._timer = threading.Timer(timeout, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+        self.fill()
+
+    def fill(self) -> None:
+        with self._lock:
+            while not self._closed and self._pending and sum(d.running for d in self._dumps) < self._jobs:
+                self._pending.popleft().start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.timed_out, self._closed = True, True
+        for dump in self._dumps:
+            dump.kill()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._closed = True
+        for dump in self._dumps:
+            dump.close()
+
+
+@contextlib.contextmanager
+def running_dumps(
+    sources: Sequence[PgDumpSource], jobs: int, spool_dir: Path | None, timeout: float = _TIMEOUT
+) -> Iterator[Sequence[DumpStream]]:
+    """Run the dumps, at most ``jobs`` pg_dump processes at a time; yield them in the given order.
+
+    The next pg_dump starts when a running one exits (not when the writer has finished with it).
+    Leaving the context (normally or by an error) kills what still runs and drops every spool.
+    """
+
+    def on_exit() -> None:
+        scheduler.fill()
+
+    dumps = [DumpStream(s, spool_dir, on_exit) for s in sources]
+    scheduler = _Scheduler(dumps, jobs, timeout)
+    if dumps:
+        dumps[0].make_current()
+    try:
+        scheduler.start()
+        yield dumps
+    except BackupFailed as exc:
+        if scheduler.timed_out:
+            raise BackupFailed(f"pg_dump did not finish within {timeout:.0f} s") from exc
+        raise
+    finally:
+        scheduler.close()
