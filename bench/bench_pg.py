@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,16 +71,22 @@ def load(pg: Postgres, rows: int) -> dict[str, int]:
     return {db: int(pg.psql("postgres", f"SELECT pg_database_size('{db}')")) for db in ("regdb", *SMALL)}
 
 
-def wait_all(procs: Sequence[subprocess.Popen[bytes]]) -> int:
-    """Wait for every process with os.wait4; return the largest ru_maxrss (KiB)."""
-    peak = 0
+@dataclass
+class Sample:
+    seconds: float = 0.0
+    peak_kib: int = 0  # the largest ru_maxrss of the processes
+    cpu: float = 0.0  # user + system seconds of the processes and their children (not the server)
+
+
+def wait_all(procs: Sequence[subprocess.Popen[bytes]], sample: Sample) -> None:
+    """Wait for every process with os.wait4; add its peak RSS and CPU time to ``sample``."""
     for proc in procs:
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"{proc.args!r} failed with {proc.returncode}")
-        peak = max(peak, usage.ru_maxrss)
-    return peak
+        sample.peak_kib = max(sample.peak_kib, usage.ru_maxrss)
+        sample.cpu += usage.ru_utime + usage.ru_stime
 
 
 def sync_file(path: Path) -> None:
@@ -90,10 +97,10 @@ def sync_file(path: Path) -> None:
         os.close(fd)
 
 
-def run_pg_dump(pg: Postgres, databases: Sequence[str], out: Path, zstd: bool) -> tuple[float, int]:
+def run_pg_dump(pg: Postgres, databases: Sequence[str], out: Path, zstd: bool) -> Sample:
     """``pg_dump -Fc [-Z0 | zstd -1] > f && sync f`` per database, one after another."""
     pg_dump, zstd_bin = tool("pg_dump"), tool("zstd")
-    peak = 0
+    sample = Sample()
     started = time.perf_counter()
     for db in databases:
         target = out / f"{db}.dump{'.zst' if zstd else ''}"
@@ -103,17 +110,18 @@ def run_pg_dump(pg: Postgres, databases: Sequence[str], out: Path, zstd: bool) -
                 assert p1.stdout is not None
                 p2 = subprocess.Popen([zstd_bin, "-1", "-c", "-q"], stdin=p1.stdout, stdout=sink)
                 p1.stdout.close()
-                peak = max(peak, wait_all([p1, p2]))
+                wait_all([p1, p2], sample)
             else:
                 p1 = subprocess.Popen([pg_dump, "-Fc", "-d", db], stdout=sink, env=pg.env())
-                peak = max(peak, wait_all([p1]))
+                wait_all([p1], sample)
         sync_file(target)
-    return time.perf_counter() - started, peak
+    sample.seconds = time.perf_counter() - started
+    return sample
 
 
 def run_tool(
     pg: Postgres, databases: Sequence[str], store: Path, log: Path, root: Path = ROOT, jobs: str = ""
-) -> tuple[float, int]:
+) -> Sample:
     shutil.rmtree(store, ignore_errors=True)
     argv = [
         sys.executable, "-m", "provisioner.backup.cli", "-v", "run", "--registry", "bench",
@@ -126,8 +134,10 @@ def run_tool(
     started = time.perf_counter()
     with open(log, "ab") as err:
         proc = subprocess.Popen(argv, cwd=root, stdout=subprocess.DEVNULL, stderr=err, env=pg.env())
-        peak = wait_all([proc])
-    return time.perf_counter() - started, peak
+        sample = Sample()
+        wait_all([proc], sample)
+    sample.seconds = time.perf_counter() - started
+    return sample
 
 
 def check_archive(pg: Postgres, store: Path, databases: Sequence[str], scratch: Path) -> int:
@@ -181,6 +191,8 @@ def main() -> int:
         names.insert(names.index("tool") + 1, "before")
         LABELS["before"] = f"the same, as it was before (`{args.before}`: spooled gzip dump)"
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    loads: list[float] = []
     rss: dict[str, int] = dict.fromkeys(names, 0)
     with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp, running_postgres() as pg:
         scratch = Path(tmp)
@@ -192,26 +204,31 @@ def main() -> int:
         for i in range(args.repeat):
             for name in names:
                 os.sync()
-                dbs = {"tool1": SMALL[:1], "tool4": SMALL, "tool4j1": SMALL, "floor4": SMALL}.get(
-                    name, ("regdb",)
-                )
+                dbs = DATABASES.get(name, ("regdb",))
                 store = scratch / "store"
                 if name.startswith("tool") or name == "before":
                     root = args.before if name == "before" else ROOT
                     jobs = "1" if name == "tool4j1" else ""
-                    seconds, peak = run_tool(pg, dbs, store, scratch / "tool-stderr.log", root, jobs)
+                    sample = run_tool(pg, dbs, store, scratch / "tool-stderr.log", root, jobs)
                     if i == 0:
                         archive_sizes[name] = check_archive(pg, store, dbs, scratch)
                 else:
-                    seconds, peak = run_pg_dump(pg, dbs, scratch, zstd=name != "gzip")
-                times[name].append(seconds)
-                rss[name] = max(rss[name], peak)
-                print(f"run {i + 1} {name:6s} {seconds:7.2f} s  peak RSS {peak / 1024:6.1f} MiB", flush=True)
+                    sample = run_pg_dump(pg, dbs, scratch, zstd=name != "gzip")
+                times[name].append(sample.seconds)
+                cpu[name].append(sample.cpu)
+                rss[name] = max(rss[name], sample.peak_kib)
+                loads.append(os.getloadavg()[0])
+                print(
+                    f"run {i + 1} {name:7s} {sample.seconds:7.2f} s  CPU {sample.cpu:6.2f} s  "
+                    f"peak RSS {sample.peak_kib / 1024:6.1f} MiB  load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
         dump_size = (scratch / "regdb.dump.zst").stat().st_size
     if args.smoke:
         print(f"smoke: ok ({json.dumps(archive_sizes)})")
         return 0
-    write_results(args, sizes, times, rss, dump_size, archive_sizes)
+    args.loads = loads
+    write_results(args, sizes, times, cpu, rss, dump_size, archive_sizes)
     return 0
 
 
@@ -219,6 +236,7 @@ def write_results(
     args: argparse.Namespace,
     sizes: dict[str, int],
     times: dict[str, list[float]],
+    cpu: dict[str, list[float]],
     rss: dict[str, int],
     floor_size: int,
     archive_sizes: dict[str, int],
@@ -232,14 +250,18 @@ def write_results(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs (shared with other "
         f"jobs), PostgreSQL server {pg_bin().parent.name} "
         f"({subprocess.run([tool('pg_dump'), '--version'], capture_output=True, text=True).stdout.strip()}), "
-        f"Python {sys.version.split()[0]}.\n\n"
+        f"Python {sys.version.split()[0]}. 1-minute load average during the runs: "
+        f"{min(args.loads):.1f} to {max(args.loads):.1f} (other jobs share the machine).\n\n"
     )
     out.write(
         f"Data: regdb {sizes['regdb'] / 1e6:.0f} MB ({args.rows:,} rows of text and jsonb), small1..4 "
         f"{sizes['small1'] / 1e6:.0f} MB each. Floor output {floor_size / 1e6:.0f} MB, tool archive "
         f"{archive_sizes.get('tool', 0) / 1e6:.0f} MB. Each figure includes fsync of the output.\n\n"
     )
-    out.write("| command | median s | runs (s) | x floor | peak RSS MiB |\n|---|---|---|---|---|\n")
+    out.write(
+        "| command | median s | runs (s) | x floor | CPU s (median) | peak RSS MiB |\n"
+        "|---|---|---|---|---|---|\n"
+    )
     for name, label in LABELS.items():
         if name not in times:
             continue
@@ -247,7 +269,10 @@ def write_results(
         base = med["tool1"] * 4 if name == "tool1" else base
         ratio = "" if name == "tool1" else f"{med[name] / base:.2f}"
         runs = ", ".join(f"{t:.2f}" for t in times[name])
-        out.write(f"| {label} | {med[name]:.2f} | {runs} | {ratio} | {rss[name] / 1024:.0f} |\n")
+        out.write(
+            f"| {label} | {med[name]:.2f} | {runs} | {ratio} | {statistics.median(cpu[name]):.2f} "
+            f"| {rss[name] / 1024:.0f} |\n"
+        )
     ok_one = med["tool"] <= 1.15 * med["floor"]
     ok_four = med["tool4"] < 4 * med["tool1"]
     peak = max(rss[n] for n in ("tool", "tool1", "tool4", "tool4j1")) / 1024

@@ -4,6 +4,12 @@ One pass: ``tarfile`` (stream mode) -> ``zstandard`` multi-threaded compressor -
 feeds every compressed chunk to SHA-256 and then to the temp file. Then fsync, read back and
 re-hash (verify-after-write), rename into place, fsync the folder. The caller writes the metadata
 last, so a backup exists only once its metadata does.
+
+The tar (PAX): first each database's dump as ``postgres/<db>.dump.part-000000``, ``-000001``, ...
+(consecutive members whose concatenation is the ``pg_dump --format=custom`` output; databases in
+the order given; :mod:`provisioner.backup.pgdump` says why parts, :mod:`provisioner.backup.dumpread`
+reads them back, and reads the single ``postgres/<db>.dump`` member of archives written before),
+then ``dirs/<name>/...`` per source directory. Any ``tar --zstd`` reads the archive.
 """
 
 from __future__ import annotations

@@ -185,6 +185,7 @@ class DumpStream:
                         self._cond.notify_all()
                         break
                     if self._eof:
+                        self._free.clear()  # memory stays bounded however many databases follow
                         return
                     self._cond.wait()
             if entry is None:
