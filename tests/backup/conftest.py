@@ -64,6 +64,20 @@ def run_script(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def archive_backup(
+    store: Path, env: dict[str, str], *args: str, registry: str = "reg-pg"
+) -> tuple[Path, Result]:
+    """``run`` an archive backup into ``store`` (must succeed); the archive's path and the run."""
+    result = run_script(
+        "run", "--registry", registry, "--expires-in-hours", "168", "--store", str(store), "--format", "json",
+        *args, env=env,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    out = result.json()
+    assert isinstance(out, dict)
+    return store / registry / f"{out['id']}.tar.zst", result
+
+
 @pytest.fixture
 def src(tmp_path: Path) -> Path:
     """A small source tree: text, binary, a nested dir, a symlink."""

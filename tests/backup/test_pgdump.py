@@ -16,7 +16,7 @@ import zstandard
 
 from provisioner.backup.dumpread import DUMP_PART, iter_dumps, part_name, read_dumps
 from provisioner.backup.pgdump import PART_SIZE
-from tests.backup.conftest import SCRIPT, Postgres, run_script
+from tests.backup.conftest import SCRIPT, Postgres, archive_backup
 from tests.helpers.postgres import running_postgres, tool
 
 ODD = "Odd-Name_2"  # upper case and '-': must be quoted in SQL, is passed to pg_dump as is
@@ -68,16 +68,8 @@ def test_dumps_are_parts_that_pg_restore_reads(
     postgres: Postgres, odd_databases: tuple[str, str], tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
-    result = run_script(
-        "run", "--registry", "reg-pg", "--expires-in-hours", "168", "--store", str(store),
-        "--pg-database", ODD, "--pg-database", LONGEST, "--pg-database", "registry_db",
-        "--jobs", "2", "--format", "json",
-        env=postgres.env(),
-    )  # fmt: skip
-    assert result.code == 0, result.stderr
-    out = result.json()
-    assert isinstance(out, dict)
-    archive = store / "reg-pg" / f"{out['id']}.tar.zst"
+    args = ("--pg-database", ODD, "--pg-database", LONGEST, "--pg-database", "registry_db", "--jobs", "2")
+    archive, _ = archive_backup(store, postgres.env(), *args)
     # The tar: every dump's parts in order and together, databases in the order given.
     with (
         archive.open("rb") as fh,
@@ -92,7 +84,7 @@ def test_dumps_are_parts_that_pg_restore_reads(
     odd_parts = [n for n in names if n.startswith(f"postgres/{ODD}.")]
     assert odd_parts == [part_name(ODD, i) for i in range(len(odd_parts))] and len(odd_parts) >= 3
     assert all(size <= PART_SIZE and mode == 0o600 for _, size, mode in members)
-    meta = json.loads((store / "reg-pg" / f"{out['id']}.json").read_text())
+    meta = json.loads(archive.with_name(archive.name.replace(".tar.zst", ".json")).read_text())
     by_db = {s["database"]: s for s in meta["sources"]}
     assert by_db[ODD]["parts"] == str(len(odd_parts)) and by_db[ODD]["member"] == f"postgres/{ODD}.dump"
     assert int(by_db[ODD]["bytes"]) > 9 * 1024 * 1024

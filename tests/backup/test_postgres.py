@@ -14,7 +14,7 @@ from pathlib import Path
 import zstandard
 
 from provisioner.backup.dumpread import read_dumps
-from tests.backup.conftest import Postgres, run_script
+from tests.backup.conftest import Postgres, archive_backup, run_script
 
 
 def _members(archive: Path) -> dict[str, bytes]:
@@ -30,15 +30,9 @@ def _members(archive: Path) -> dict[str, bytes]:
 
 def test_pg_database_and_dir_backed_up_and_restorable(postgres: Postgres, src: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
-    result = run_script(
-        "run", "--registry", "reg-pg", "--expires-in-hours", "168", "--store", str(store),
-        "--pg-database", "registry_db", "--source", str(src), "--format", "json",
-        env=postgres.env(),
-    )  # fmt: skip
-    assert result.code == 0, result.stderr
-    out = result.json()
-    assert isinstance(out, dict)
-    archive = store / "reg-pg" / f"{out['id']}.tar.zst"
+    archive, result = archive_backup(
+        store, postgres.env(), "--pg-database", "registry_db", "--source", str(src)
+    )
     members = _members(archive)
     assert "postgres/registry_db.dump.part-000000" in members
     dump = b"".join(data.read() for _, data in read_dumps(archive))
@@ -57,7 +51,7 @@ def test_pg_database_and_dir_backed_up_and_restorable(postgres: Postgres, src: P
     assert postgres.psql("restored", "SELECT count(*), max(name) FROM artifacts") == "500|image-99"
     # The password lives only in PGPASSFILE: never in our output or logs.
     assert postgres.password not in result.stdout + result.stderr
-    meta = (store / "reg-pg" / f"{out['id']}.json").read_text()
+    meta = archive.with_name(archive.name.replace(".tar.zst", ".json")).read_text()
     assert postgres.password not in meta
     assert '"database": "registry_db"' in meta
 
