@@ -214,6 +214,7 @@ class DumpStream:
             extra={
                 "database": self.source.database,
                 "bytes": self.size,
+                "spooledBytes": self._spooled,
                 "seconds": round(time.monotonic() - self.started, 3),
             },
         )
@@ -225,6 +226,11 @@ class DumpStream:
         self._stderr.seek(max(0, size - _STDERR_TAIL))
         lines = self._stderr.read(_STDERR_TAIL).decode("utf-8", "replace").strip().splitlines()
         return " / ".join(lines[-3:])
+
+    @property
+    def spooled(self) -> int:
+        """Bytes that went through the spool file (0 when the writer took every part live)."""
+        return self._spooled
 
     @property
     def running(self) -> bool:
