@@ -21,6 +21,12 @@ the others write their output to an anonymous spool file (``O_TMPFILE``: never v
 crash) until the writer reaches them, reads their spool, then takes their parts live. Databases
 appear in the tar in the order given, each dump's parts together. A pg_dump that fails (exit != 0,
 killed, server gone) fails the backup; the caller then removes everything it wrote.
+
+Not ``--format=directory --jobs N``: it writes one file per table, in parallel, so nothing can be
+streamed before the files are complete (a second write again), and its parallelism is per table,
+which does nothing for a registry whose data sits mostly in one table. A custom-format dump written
+to a pipe has no data offsets in its table of contents; pg_restore (15) still restores it from a
+file, in parallel too (``-j``), or from its standard input.
 """
 
 from __future__ import annotations
