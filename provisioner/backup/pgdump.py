@@ -53,6 +53,7 @@ __all__ = ["PART_SIZE", "DumpStream", "PgDumpSource", "running_dumps"]
 PART_SIZE = 4 * 1024 * 1024
 _QUEUED_PARTS = 3  # parts held in memory for the database being written (back-pressure beyond)
 _PIPE_SIZE = 1024 * 1024
+_SPOOL_READ = 1024 * 1024
 _TIMEOUT = 6 * 3600.0
 _STDERR_TAIL = 16 * 1024
 
@@ -118,27 +119,29 @@ class DumpStream:
         self._thread = threading.Thread(target=self._read, name=name, daemon=True)
         self._thread.start()
 
-    def _buffer(self) -> bytearray:
-        with self._cond:
-            return self._free.pop() if self._free else bytearray(PART_SIZE)
-
     def _read(self) -> None:
+        """Read pg_dump's output: whole parts into memory while the writer takes this dump live,
+        otherwise small reads appended to the spool (so a dump waiting its turn holds 1 MiB, not a part)."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
+        small: memoryview | None = None
         try:
             while True:
-                buffer = self._buffer()
-                view = memoryview(buffer)
-                filled = 0
-                while filled < PART_SIZE:
-                    n = os.readv(fd, [view[filled:]])
+                with self._cond:
+                    live = self._current and self._taken == self._spooled
+                    buffer = (self._free.pop() if self._free else bytearray(PART_SIZE)) if live else None
+                if buffer is not None:
+                    filled = _fill(fd, memoryview(buffer))
+                    if filled:
+                        self._queue_part(buffer, filled)
+                    if filled < PART_SIZE:
+                        break
+                else:
+                    small = small if small is not None else memoryview(bytearray(_SPOOL_READ))
+                    n = os.readv(fd, [small])
                     if n == 0:
                         break
-                    filled += n
-                if filled:
-                    self._deliver(buffer, filled)
-                if filled < PART_SIZE:
-                    break
+                    self._append_spool(small[:n])
             code = self._proc.wait()
         except BaseException as exc:  # raised in the writer's thread by parts()
             with self._cond:
@@ -150,25 +153,24 @@ class DumpStream:
                 self._cond.notify_all()
         self._on_exit()
 
-    def _deliver(self, buffer: bytearray, filled: int) -> None:
+    def _queue_part(self, buffer: bytearray, filled: int) -> None:
         with self._cond:
             self.size += filled
-            live = self._current and self._taken == self._spooled
-            if live:
-                while len(self._queue) >= _QUEUED_PARTS and not self._error:
-                    self._cond.wait()
-                self._queue.append((buffer, filled))
-                self._cond.notify_all()
-                return
-            if self._spool is None:
-                self._spool = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by close())
-            spool = self._spool
-        view = memoryview(buffer)[:filled]
-        while view:  # outside the lock: the writer may read the spool's earlier bytes meanwhile
-            view = view[os.pwrite(spool.fileno(), view, self._spooled + filled - len(view)) :]
+            while len(self._queue) >= _QUEUED_PARTS and not self._error:
+                self._cond.wait()  # back-pressure: pg_dump waits for the writer
+            self._queue.append((buffer, filled))
+            self._cond.notify_all()
+
+    def _append_spool(self, data: memoryview) -> None:
+        if self._spool is None:
+            self._spool = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by close())
+        end = self._spooled  # only this thread moves it
+        while data:  # outside the lock: the writer may read the spool's earlier bytes meanwhile
+            written = os.pwrite(self._spool.fileno(), data, end)
+            data, end = data[written:], end + written
         with self._cond:
-            self._spooled += filled
-            self._free.append(buffer)
+            self.size += end - self._spooled
+            self._spooled = end
             self._cond.notify_all()
 
     # -- consumer side (the tar writer) ---------------------------------------------------------
@@ -261,6 +263,17 @@ class DumpStream:
         for f in (self._spool, self._stderr):
             if f is not None:
                 f.close()
+
+
+def _fill(fd: int, view: memoryview) -> int:
+    """Read until ``view`` is full or end of file; how many bytes were read."""
+    filled = 0
+    while filled < len(view):
+        n = os.readv(fd, [view[filled:]])
+        if n == 0:
+            break
+        filled += n
+    return filled
 
 
 def _exit_text(code: int | None) -> str:
