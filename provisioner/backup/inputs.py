@@ -34,7 +34,7 @@ __all__ = [
 
 MIN_HOURS = 168  # 7 days
 MAX_HOURS = 87600  # 10 years
-MAX_JOBS = 16  # pg_dump processes at once: each holds a server connection and a 4 MiB part buffer here
+MAX_JOBS = 16  # pg_dump processes at once: each holds a server connection (and 1 MiB here)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 # No leading '-' (option injection), no '=' or '://' (libpq would read a connection string).
 _PG_DATABASE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}", re.ASCII)
