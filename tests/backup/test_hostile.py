@@ -233,6 +233,14 @@ def test_hostile_velero_namespace(value: str, sandbox: Path, capsys: pytest.Capt
     assert code == 1, err
 
 
+def test_jobs_refused_for_velero(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """velero dumps no database: a --jobs there is a mistake, refused before anything runs."""
+    argv = ["run", "--registry", "demo", "--expires-in-hours", "168", "--backend", "velero", "--jobs", "2"]
+    code, err = _run(argv, capsys)
+    assert code == 1, err
+    assert "error: invalid --jobs" in err
+
+
 def test_restic_password_required(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(["list", "--registry", "demo", "--backend", "restic", "--restic-repo", "repo"], capsys)
     assert code == 1
