@@ -20,7 +20,8 @@ into the tar hands its parts over in memory (a few parts at most: back-pressure 
 the others write their output to an anonymous spool file (``O_TMPFILE``: never visible, gone on a
 crash) until the writer reaches them, reads their spool, then takes their parts live. Databases
 appear in the tar in the order given, each dump's parts together. A pg_dump that fails (exit != 0,
-killed, server gone) fails the backup; the caller then removes everything it wrote.
+killed, server gone) fails the backup at once, even while the writer is on another database: the
+other pg_dumps are killed, nothing new starts, and the caller removes everything it wrote.
 
 Not ``--format=directory --jobs N``: it writes one file per table, in parallel, so nothing can be
 streamed before the files are complete (a second write again), and its parallelism is per table,
@@ -68,10 +69,17 @@ class PgDumpSource:
 class DumpStream:
     """One running pg_dump: its output as parts, from memory when current, else via a spool file."""
 
-    def __init__(self, source: PgDumpSource, spool_dir: Path | None, on_exit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        source: PgDumpSource,
+        spool_dir: Path | None,
+        on_exit: Callable[[DumpStream], None],
+        other_failure: Callable[[DumpStream], BackupFailed | None],
+    ) -> None:
         self.source = source
         self._spool_dir = spool_dir
-        self._on_exit = on_exit
+        self._on_exit = on_exit  # told when pg_dump has exited (or its reader failed)
+        self._other_failure = other_failure  # another dump's failure, which fails this run too
         self._cond = threading.Condition()
         self._queue: deque[tuple[bytearray, int]] = deque()
         self._free: list[bytearray] = []
@@ -81,6 +89,7 @@ class DumpStream:
         self._taken = 0  # bytes of the spool already handed out
         self._eof = False
         self._error: BaseException | None = None
+        self.failure: BackupFailed | None = None  # set with the exit status or the reader's error
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._thread: threading.Thread | None = None
@@ -110,7 +119,7 @@ class DumpStream:
             )
         except OSError as exc:
             with self._cond:
-                self._error = BackupFailed(f"cannot start pg_dump: {exc.strerror}")
+                self._error = self.failure = BackupFailed(f"cannot start pg_dump: {exc.strerror}")
             return
         assert self._proc.stdout is not None
         with contextlib.suppress(OSError):  # a bigger pipe: fewer, larger reads
@@ -144,14 +153,22 @@ class DumpStream:
                     self._append_spool(small[:n])
             code = self._proc.wait()
         except BaseException as exc:  # raised in the writer's thread by parts()
+            failure = exc if isinstance(exc, BackupFailed) else None
+            failure = failure or BackupFailed(f"reading pg_dump of {self.source.database!r}: {exc}")
             with self._cond:
-                self._error = exc
+                self._error, self.failure = exc, failure
                 self._cond.notify_all()
         else:
+            failure = None
+            if code != 0:
+                failure = BackupFailed(
+                    f"pg_dump of database {self.source.database!r} failed "
+                    f"({_exit_text(code)}): {self._stderr_tail()}"
+                )
             with self._cond:
-                self.exit_code, self._eof = code, True
+                self.exit_code, self._eof, self.failure = code, True, failure
                 self._cond.notify_all()
-        self._on_exit()
+        self._on_exit(self)
 
     def _queue_part(self, buffer: bytearray, filled: int) -> None:
         with self._cond:
@@ -180,10 +197,12 @@ class DumpStream:
         while True:
             with self._cond:
                 while True:
-                    if isinstance(self._error, BackupFailed):
-                        raise self._error
+                    other = self._other_failure(self)
+                    if other is not None:
+                        raise other
                     if self._error is not None:
-                        raise BackupFailed(f"reading pg_dump of {self.source.database!r}: {self._error}")
+                        assert self.failure is not None
+                        raise self.failure
                     if self._taken < self._spooled:
                         offset, want = self._taken, min(len(scratch), self._spooled - self._taken)
                         spool, entry = self._spool, None
@@ -211,12 +230,12 @@ class DumpStream:
                     self._free.append(buffer)
 
     def check(self) -> None:
-        """After all parts: pg_dump must have exited 0."""
-        if self.exit_code != 0:
-            raise BackupFailed(
-                f"pg_dump of database {self.source.database!r} failed "
-                f"({_exit_text(self.exit_code)}): {self._stderr_tail()}"
-            )
+        """After all parts: pg_dump must have exited 0 (and no other dump of the run failed)."""
+        other = self._other_failure(self)
+        if other is not None:
+            raise other
+        if self.failure is not None or self.exit_code != 0:
+            raise self.failure or BackupFailed(f"pg_dump of database {self.source.database!r} failed")
         LOG.info(
             "dumped database",
             extra={
@@ -283,7 +302,11 @@ def _exit_text(code: int | None) -> str:
 
 
 class _Scheduler:
-    """Starts pending dumps whenever fewer than ``jobs`` pg_dump processes run; kills all at the deadline."""
+    """Starts pending dumps whenever fewer than ``jobs`` pg_dump processes run; kills all at the deadline.
+
+    The first dump to fail stops the run at once: the other pg_dumps are killed and the writer,
+    whichever dump it is writing, raises that first failure (not the kills it caused).
+    """
 
     def __init__(self, dumps: Sequence[DumpStream], jobs: int, timeout: float) -> None:
         self._dumps = dumps
@@ -292,6 +315,7 @@ class _Scheduler:
         self._lock = threading.Lock()
         self._closed = False
         self.timed_out = False
+        self._failed: tuple[DumpStream, BackupFailed] | None = None
         self._timer = threading.Timer(timeout, self._expire)
         self._timer.daemon = True
 
@@ -301,8 +325,31 @@ class _Scheduler:
 
     def fill(self) -> None:
         with self._lock:
-            while not self._closed and self._pending and sum(d.running for d in self._dumps) < self._jobs:
+            while (
+                not self._closed
+                and self._failed is None
+                and self._pending
+                and sum(d.running for d in self._dumps) < self._jobs
+            ):
                 self._pending.popleft().start()
+
+    def exited(self, dump: DumpStream) -> None:
+        """A dump's pg_dump exited (or its reader failed): start the next one, or stop all on failure."""
+        with self._lock:
+            first = dump.failure is not None and self._failed is None and not self._closed
+            if first:
+                assert dump.failure is not None
+                self._failed = (dump, dump.failure)
+        if first:
+            for other in self._dumps:
+                if other is not dump:
+                    other.kill()
+        else:
+            self.fill()
+
+    def other_failure(self, dump: DumpStream) -> BackupFailed | None:
+        failed = self._failed
+        return failed[1] if failed is not None and failed[0] is not dump else None
 
     def _expire(self) -> None:
         with self._lock:
@@ -328,10 +375,13 @@ def running_dumps(
     Leaving the context (normally or by an error) kills what still runs and drops every spool.
     """
 
-    def on_exit() -> None:
-        scheduler.fill()
+    def exited(dump: DumpStream) -> None:
+        scheduler.exited(dump)
 
-    dumps = [DumpStream(s, spool_dir, on_exit) for s in sources]
+    def other_failure(dump: DumpStream) -> BackupFailed | None:
+        return scheduler.other_failure(dump)
+
+    dumps = [DumpStream(s, spool_dir, exited, other_failure) for s in sources]
     scheduler = _Scheduler(dumps, jobs, timeout)
     if dumps:
         dumps[0].make_current()

@@ -136,6 +136,21 @@ def test_a_failing_dump_fails_with_its_stderr_and_stops_the_others(fake: Tool, t
     assert "end slow" not in (tmp_path / "log").read_text()
 
 
+def test_a_later_dump_failing_stops_the_one_being_written(fake: Tool, tmp_path: Path) -> None:
+    """The writer is still on "first" (which would hang) when "second" fails: the run fails at once, naming
+    "second", not the kill of "first" that this causes."""
+    plan: dict[str, dict[str, object]] = {
+        "first": {"size": 3 * PART_SIZE, "hang": True},
+        "second": {"size": 1000, "exit": 2, "stderr": "pg_dump: error: permission denied\n"},
+        "third": {"size": 1000},
+    }
+    started = time.monotonic()
+    with pytest.raises(BackupFailed, match=r"'second' failed \(exit 2\): pg_dump: error: permission denied"):
+        collect(sources(fake, tmp_path, plan), jobs=2, spool=tmp_path)
+    assert time.monotonic() - started < 30
+    assert "start third" not in (tmp_path / "log").read_text()  # nothing new starts after a failure
+
+
 def test_the_deadline_kills_a_hanging_dump(fake: Tool, tmp_path: Path) -> None:
     plan: dict[str, dict[str, object]] = {"stuck": {"size": 1000, "hang": True}}
     scratch = memoryview(bytearray(PART_SIZE))
