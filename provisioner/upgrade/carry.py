@@ -86,14 +86,14 @@ class UpgradeResult:
 # Reading
 
 
-def _compose(text: str, what: str) -> Node | None:
+def compose_values(text: str, what: str) -> Node | None:
     try:
         return compose_strict(text, what=what)
     except YamlError as exc:
         raise UpgradeError(exc.message, exc.line) from exc
 
 
-def _global_node(root: Node | None, what: str) -> MappingNode | None:
+def global_node(root: Node | None, what: str) -> MappingNode | None:
     """The ``global`` mapping node (None when absent); UpgradeError when it cannot hold settings."""
     problems = Problems()
     found = find_key(root, "global", problems, what=what)
@@ -153,15 +153,15 @@ def _entry_plan(cur: Node, inc: Node) -> tuple[list[str], list[str]] | None:
     return rewrite, [k for k in inc_entries if k not in cur_entries]
 
 
-def _without_carried(root: Node | None) -> Node | None:
-    """A shallow copy of the tree with global.timeZone/registryBackup dropped (for comparison)."""
+def _without(root: Node | None, keys: tuple[str, ...]) -> Node | None:
+    """A shallow copy of the tree with these keys of global dropped (for comparison)."""
     if not isinstance(root, MappingNode):
         return root
     pairs: list[tuple[Node, Node]] = []
     for key, value in root.value:
         if isinstance(key, ScalarNode) and key.value == "global" and isinstance(value, MappingNode):
             kept = [
-                (k, v) for k, v in value.value if not (isinstance(k, ScalarNode) and k.value in CARRIED_KEYS)
+                (k, v) for k, v in value.value if not (isinstance(k, ScalarNode) and k.value in keys)
             ]
             if not kept:
                 continue  # an emptied global counts as absent
@@ -172,7 +172,15 @@ def _without_carried(root: Node | None) -> Node | None:
     return MappingNode(root.tag, pairs, root.start_mark, root.end_mark, root.flow_style)
 
 
-def _load_rt(text: str, what: str) -> Any:
+def same_outside(a: Node | None, b: Node | None, keys: tuple[str, ...]) -> bool:
+    """Whether two documents read the same once these keys of ``global`` are dropped from both."""
+    rest_a, rest_b = _without(a, keys), _without(b, keys)
+    if rest_a is None or rest_b is None:
+        return rest_a is None and rest_b is None
+    return _same(rest_a, rest_b)
+
+
+def load_round_trip(text: str, what: str) -> Any:
     try:
         return make_yaml().load(text)
     except (RuamelYAMLError, YAMLFutureWarning) as exc:
@@ -208,10 +216,10 @@ def _settings_view(text: str, policy: Policy) -> object:
 
 def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_POLICY) -> UpgradeResult:
     """The incoming values.yaml with global.timeZone and global.registryBackup of the current one."""
-    cur_root = _compose(current, "current values.yaml")
-    inc_root = _compose(incoming, "incoming values.yaml")
-    cur_entries = _entries(_global_node(cur_root, "current values.yaml"))
-    inc_entries = _entries(_global_node(inc_root, "incoming values.yaml"))
+    cur_root = compose_values(current, "current values.yaml")
+    inc_root = compose_values(incoming, "incoming values.yaml")
+    cur_entries = _entries(global_node(cur_root, "current values.yaml"))
+    inc_entries = _entries(global_node(inc_root, "incoming values.yaml"))
 
     warnings: list[str] = []
     checked = validate_values_text(current, policy, now=_FIXED_NOW)
@@ -239,12 +247,12 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
     ]
     to_remove = [k for k in CARRIED_KEYS if k not in cur_entries and k in inc_entries]
 
-    cur_data = _load_rt(current, "current values.yaml")
+    cur_data = load_round_trip(current, "current values.yaml")
     carried_over = {f"global.{k}": _plain(cur_data["global"][k]) for k in CARRIED_KEYS if k in cur_entries}
     if not to_carry and not to_remove:
         return UpgradeResult(incoming, carried_over, (), (), tuple(warnings), unchanged=True)
 
-    inc_data = _load_rt(incoming, "incoming values.yaml")
+    inc_data = load_round_trip(incoming, "incoming values.yaml")
     keep_anchors(inc_data)
     if inc_data is None:
         inc_data = CommentedMap()
@@ -283,13 +291,9 @@ def upgrade_values_text(current: str, incoming: str, policy: Policy = DEFAULT_PO
 
 def _check(text: str, incoming: str, current: str, policy: Policy) -> None:
     """The output must keep the incoming file's meaning and the current file's settings."""
-    out_root = _compose(text, "upgraded values.yaml")
-    inc_root = _compose(incoming, "incoming values.yaml")
-    out_rest, inc_rest = _without_carried(out_root), _without_carried(inc_root)
-    same_rest = (out_rest is None and inc_rest is None) or (
-        out_rest is not None and inc_rest is not None and _same(out_rest, inc_rest)
-    )
-    if not same_rest:
+    out_root = compose_values(text, "upgraded values.yaml")
+    inc_root = compose_values(incoming, "incoming values.yaml")
+    if not same_outside(out_root, inc_root, CARRIED_KEYS):
         raise UpgradeError(
             "the round trip would change the incoming file outside global.timeZone and "
             "global.registryBackup; nothing written (please report this file)"
