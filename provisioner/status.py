@@ -93,7 +93,7 @@ def build_status(
     return Status(registry, settings, source, runs, last, backups_kept, found)
 
 
-def _when(moment: datetime, zone: ZoneInfo) -> str:
+def format_when(moment: datetime, zone: ZoneInfo) -> str:
     local = moment.astimezone(zone)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
@@ -107,13 +107,15 @@ def render_text(status: Status) -> str:
     lines.append(f"Retention: {settings.expires_in_days} days")
     if status.next_runs:
         lines.append("Next runs:")
-        lines.extend(f"  {_when(run, zone)}" for run in status.next_runs)
+        lines.extend(f"  {format_when(run, zone)}" for run in status.next_runs)
     last = status.last
     if last is None:
         lines.append("Last successful backup: none yet")
     else:
-        deletion = f", to be deleted on or after {_when(last.deletes_at, zone)}" if last.deletes_at else ""
-        lines.append(f"Last successful backup: {_when(last.at, zone)}{deletion} ({_id_text(status)})")
+        deletion = (
+            f", to be deleted on or after {format_when(last.deletes_at, zone)}" if last.deletes_at else ""
+        )
+        lines.append(f"Last successful backup: {format_when(last.at, zone)}{deletion} ({_id_text(status)})")
         if status.source == "store":
             lines.append(
                 "  (fixed when the backup was made: later retention changes do not move it; and retention "

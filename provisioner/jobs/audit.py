@@ -22,6 +22,12 @@ EVENT = "backup-settings-reconciled"
 _WRITE_LOCK = threading.Lock()
 
 
+def audit_timestamp(now: datetime | None = None) -> str:
+    """UTC to the millisecond, e.g. 2026-11-22T10:00:00.123Z."""
+    ts = (now or datetime.now(UTC)).astimezone(UTC)
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
 def audit_record(
     request: ReconcileRequest,
     result: ReconcileResult | None,
@@ -29,10 +35,9 @@ def audit_record(
     now: datetime | None = None,
 ) -> dict[str, object]:
     """The audit object for a finished (result) or failed (error) reconcile."""
-    ts = (now or datetime.now(UTC)).astimezone(UTC)
     actor = request.actor
     return {
-        "ts": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
+        "ts": audit_timestamp(now),
         "event": EVENT,
         "registry": request.registry,
         "job": request.job.full_name,

@@ -1,0 +1,225 @@
+"""The admin console's application: the JSON API under /api/v1, health and metrics, and the page.
+
+``create_app(Console(...))`` builds a FastAPI app; ``provisioner console`` serves it with uvicorn.
+Every route but /healthz, /metrics and /static needs a signed-in user (401), and the registry routes
+need one who administers that registry (403). Handlers are ``async`` and do their small CPU work
+inline (a thread hop costs more than a cached read); saving runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from provisioner.console import health
+from provisioner.console.auth import AccessMap, Network, Principal, TokenBook, from_proxy
+from provisioner.console.checks import ApiError, check_settings
+from provisioner.console.models import PreviewRequest, SaveRequest, request_errors
+from provisioner.console.save import Conflict, PushRejected, Saver
+from provisioner.console.state import FactsSource, RegistrySource, Settings
+from provisioner.console.views import registry_json, summary_json
+from provisioner.console.web import (
+    BadJson,
+    BodyTooLarge,
+    SecurityHeaders,
+    cross_site_problem,
+    is_json,
+    json_response,
+    parse_json_object,
+    read_body,
+)
+from provisioner.errors import UsageError
+from provisioner.settings.policy import Policy
+from provisioner.upgrade.edit import EditError, NewSettings
+
+STATIC = Path(__file__).resolve().parent / "static"
+PREVIEW_FIELDS = ("enabled", "schedule", "expiresInDays", "timeZone")
+SAVE_FIELDS = ("enabled", "schedule", "expiresInDays", "baseCommit")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Console:
+    registries: dict[str, RegistrySource]
+    policy: Policy
+    facts: FactsSource
+    networks: tuple[Network, ...] = ()
+    tokens: TokenBook | None = None
+    access: AccessMap | None = None
+    audit_log: Path | None = None
+    clock: Callable[[], datetime] = _now
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    settings: Settings = field(init=False)
+    saver: Saver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settings = Settings(self.policy, self.clock)
+        self.saver = Saver(self.settings, self.audit_log, self.clock)
+
+    def principal(self, request: Request) -> Principal | None:
+        if self.tokens is not None:
+            found = self.tokens.lookup(request.headers.get("authorization"))
+            if found is not None:
+                return found
+        client = request.client.host if request.client is not None else None
+        return from_proxy(client, request.headers, self.networks)
+
+    def allows(self, who: Principal, registry: str) -> bool:
+        return self.access is None or self.access.allows(who, registry)
+
+    def view(self, source: RegistrySource) -> dict[str, object]:
+        return registry_json(source, self.settings.committed(source), self.facts.facts(source), self.clock())
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str, extra: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra or {}
+
+
+def signed_in(console: Console, request: Request) -> Principal:
+    who = console.principal(request)
+    if who is None:
+        raise Refused(401, "sign in: this console needs the platform's sign-in proxy or a bearer token")
+    return who
+
+
+def registry_for(console: Console, who: Principal, name: str) -> RegistrySource:
+    source = console.registries.get(name)
+    if source is None:
+        raise Refused(404, f"no registry {name!r} in this console")
+    if not console.allows(who, name):
+        raise Refused(403, f"{who.name} does not administer registry {name!r}")
+    return source
+
+
+def _field_errors(errors: list[ApiError] | tuple[ApiError, ...]) -> Refused:
+    return Refused(422, "invalid settings", {"errors": [e.to_json() for e in errors]})
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    problem = cross_site_problem(request)
+    if problem is not None:
+        raise Refused(403, problem)
+    if not is_json(request):
+        raise Refused(415, "send the body as application/json")
+    try:
+        return parse_json_object(await read_body(request))
+    except BodyTooLarge as exc:
+        raise Refused(413, "request body too large") from exc
+    except BadJson as exc:
+        raise Refused(400, exc.message) from exc
+
+
+def save_settings(
+    console: Console, source: RegistrySource, data: dict[str, Any], base: str, who: Principal
+) -> Any:
+    """Validate like values.yaml, then commit; the outcome, or Refused (422, 409, 502)."""
+    committed = console.settings.committed(source)
+    zone = committed.result.time_zone or console.policy.default_time_zone
+    checked = check_settings({**data, "timeZone": zone}, console.policy, console.clock())
+    if checked.settings is None:
+        raise _field_errors(checked.errors)
+    s = checked.settings
+    try:
+        return console.saver.save(source, base, NewSettings(s.enabled, s.schedule, s.expires_in_days), who)
+    except Conflict as exc:
+        raise Refused(
+            409,
+            "the settings were changed since you loaded them (the branch head moved on): "
+            "nothing was saved; here are the current settings",
+            {"current": console.view(source)},
+        ) from exc
+    except EditError as exc:
+        errors = [{"field": e.field, "message": e.message, "line": e.line} for e in exc.errors]
+        raise Refused(422, exc.message, {"errors": errors}) from exc
+    except PushRejected as exc:
+        raise Refused(502, exc.message) from exc
+    except UsageError as exc:
+        raise Refused(503, exc.message) from exc
+
+
+def create_app(console: Console) -> Any:
+    app = FastAPI(
+        title="Registry backup console", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json"
+    )
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 and console.tokens is not None else {}
+        if request.url.path.startswith("/api/"):
+            return json_response({"error": exc.message, **exc.extra}, exc.status, headers)
+        from provisioner.console.page import error_page
+
+        return error_page(exc.status, exc.message, headers)
+
+    @app.get("/api/v1/registries")
+    async def list_registries(request: Request) -> Response:
+        who = signed_in(console, request)
+        now = console.clock()
+        items = [
+            summary_json(source, console.settings.committed(source), console.facts.facts(source), now)
+            for name, source in sorted(console.registries.items())
+            if console.allows(who, name)
+        ]
+        return json_response({"registries": items, "user": who.to_json()})
+
+    @app.get("/api/v1/registries/{name}")
+    async def get_registry(name: str, request: Request) -> Response:
+        who = signed_in(console, request)
+        return json_response(console.view(registry_for(console, who, name)))
+
+    @app.post("/api/v1/preview")
+    async def preview(request: Request) -> Response:
+        signed_in(console, request)
+        data = await json_body(request)
+        try:
+            PreviewRequest.model_validate(data)
+        except ValidationError as exc:
+            raise _field_errors(request_errors(exc, PREVIEW_FIELDS)) from exc
+        return json_response(check_settings(data, console.policy, console.clock()).to_json())
+
+    @app.put("/api/v1/registries/{name}/backup-settings")
+    async def put_settings(name: str, request: Request) -> Response:
+        who = signed_in(console, request)
+        source = registry_for(console, who, name)
+        data = await json_body(request)
+        try:
+            body = SaveRequest.model_validate(data)
+        except ValidationError as exc:
+            raise _field_errors(request_errors(exc, SAVE_FIELDS)) from exc
+        settings = {k: v for k, v in data.items() if k != "baseCommit"}
+        outcome = await run_in_threadpool(save_settings, console, source, settings, body.baseCommit, who)
+        return json_response(outcome.to_json())
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        report = health.report(console.registries.values(), console.settings, console.facts, console.clock())
+        return json_response(report, 503 if report["status"] == "fail" else 200)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        text = health.metrics_text(
+            console.registries.values(), console.settings, console.facts, console.clock()
+        )
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    from provisioner.console.page import add_page_routes
+
+    add_page_routes(app, console)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return SecurityHeaders(app)
