@@ -54,14 +54,12 @@ def registry_json(
     result, zone = committed.result, _zone(committed)
     settings = result.settings
     runs: list[str] = []
-    notices = list(facts.warnings)
     is_overdue = False
     if settings is not None:
         status = build_status(
             source.name, settings, source="store", now=now, last=facts.last, backups_kept=None
         )
-        runs = [run.isoformat() for run in status.next_runs]
-        notices.extend(status.warnings)
+        runs = [run.isoformat() for run in status.next_runs]  # none while switched off
         is_overdue = settings.enabled and facts.last is not None and overdue(settings, facts.last.at, now)
     return {
         "registry": source.name,
@@ -80,7 +78,7 @@ def registry_json(
         "lastSuccessfulBackup": _last_json(facts, zone, now),
         "backups": [_backup_json(b, zone, now) for b in facts.kept] if facts.kept is not None else None,
         "overdue": is_overdue,
-        "notices": notices,
+        "notices": list(facts.warnings),  # e.g. a newer backup that failed verification
     }
 
 
