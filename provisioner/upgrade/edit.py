@@ -107,6 +107,15 @@ def _round_trip(text: str, new: NewSettings) -> str:
 
 def set_backup_settings(text: str, new: NewSettings, policy: Policy = DEFAULT_POLICY) -> str:
     """``text`` with global.registryBackup set to ``new``; EditError when that cannot be done safely."""
+    try:
+        return _set(text, new, policy)
+    except EditError:
+        raise
+    except UpgradeError as exc:  # not YAML, no mapping to put the settings in, a broken result
+        raise EditError(f"values.yaml cannot take the settings; nothing written: {exc}") from exc
+
+
+def _set(text: str, new: NewSettings, policy: Policy) -> str:
     root = compose_values(text, "values.yaml")
     nodes = _backup_entries(root)
     out = _replace_in_place(text, nodes, new) if nodes is not None else _round_trip(text, new)

@@ -219,6 +219,9 @@ HEAVY = (
     "rich",
     "zstandard",
     "prometheus_client",
+    "fastapi",
+    "starlette",
+    "uvicorn",
 )
 
 

@@ -187,9 +187,9 @@ def test_save_commits_only_the_settings_as_the_admin_and_pushes(served: Served) 
     changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == [
         '-    schedule: "30 19 * * *"   # unix cron, 5 fields, in global.timeZone',
-        '-    expiresInDays: 7          # retention; the backup system works in hours (168)',
+        "-    expiresInDays: 7          # retention; the backup system works in hours (168)",
         '+    schedule: "30 3 * * *"   # unix cron, 5 fields, in global.timeZone',
-        '+    expiresInDays: 14          # retention; the backup system works in hours (168)',
+        "+    expiresInDays: 14          # retention; the backup system works in hours (168)",
     ]
     record = json.loads(served.site.audit.read_text())
     assert record["actor"] == {"name": "alice", "email": "alice@example.com"}

@@ -88,7 +88,9 @@ def test_interval_error_disables_save(browser: WebDriver, served: Served) -> Non
     assert browser.find_element(By.ID, "schedule").get_attribute("aria-invalid") == "true"
     assert browser.find_elements(By.CSS_SELECTOR, "#next-runs li") == []
     type_into(browser, "expiresInDays", "6")
-    wait_for(browser, "the retention error", lambda d: "below the minimum" in text_of(d, "expiresInDays-error"))
+    wait_for(
+        browser, "the retention error", lambda d: "below the minimum" in text_of(d, "expiresInDays-error")
+    )
     type_into(browser, "schedule", "0 2 * * *")
     type_into(browser, "expiresInDays", "8")
     wait_for(browser, "save enabled again", lambda d: d.find_element(By.ID, "save").is_enabled())

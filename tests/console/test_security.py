@@ -56,10 +56,14 @@ def test_proxy_headers_from_an_untrusted_address_are_ignored(site: Site) -> None
 def test_bearer_tokens_are_stored_hashed(site: Site) -> None:
     console = site_console(site, tokens=parse_tokens(TOKENS, "tokens.yaml"))
     with serving(console) as url:
-        ok = requests.get(url + "/api/v1/registries/demo", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        ok = requests.get(
+            url + "/api/v1/registries/demo", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
         assert ok.status_code == 200
         for wrong in (f"Bearer {TOKEN}x", "Bearer " + hashlib.sha256(TOKEN.encode()).hexdigest(), TOKEN):
-            response = requests.get(url + "/api/v1/registries/demo", headers={"Authorization": wrong}, timeout=10)
+            response = requests.get(
+                url + "/api/v1/registries/demo", headers={"Authorization": wrong}, timeout=10
+            )
             assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
         base = ok.json()["commit"]
         saved = put(url, {**GOOD, "baseCommit": base}, {"Authorization": f"Bearer {TOKEN}"})
@@ -69,7 +73,9 @@ def test_bearer_tokens_are_stored_hashed(site: Site) -> None:
 
 
 def test_access_file_limits_registries(site: Site) -> None:
-    access = parse_access("demo:\n  users: [carol@example.com]\n  groups: [registry-admins]\n", "access", ["demo"])
+    access = parse_access(
+        "demo:\n  users: [carol@example.com]\n  groups: [registry-admins]\n", "access", ["demo"]
+    )
     console = site_console(site, networks=parse_networks(["127.0.0.1"]), access=access)
     with serving(console) as url:
         assert requests.get(url + "/api/v1/registries/demo", headers=ADMIN, timeout=10).status_code == 403

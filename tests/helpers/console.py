@@ -24,7 +24,9 @@ from tests.helpers.gitrepo import git, make_repo
 VALUES_PATH = "deploy-templates/values.yaml"
 REGISTRY = "demo"
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-EXAMPLE_VALUES = (Path(__file__).resolve().parents[2] / "examples/demo-registry/deploy-templates/values.yaml").read_text()
+EXAMPLE_VALUES = (
+    Path(__file__).resolve().parents[2] / "examples/demo-registry/deploy-templates/values.yaml"
+).read_text()
 OWNER = ("Olena Koval", "olena@example.com")
 
 
