@@ -65,6 +65,9 @@ class Console:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     settings: Settings = field(init=False)
     saver: Saver = field(init=False)
+    _views: dict[str, tuple[object, object, datetime, dict[str, object]]] = field(
+        init=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self.settings = Settings(self.policy, self.clock)
@@ -82,7 +85,15 @@ class Console:
         return self.access is None or self.access.allows(who, registry)
 
     def view(self, source: RegistrySource) -> dict[str, object]:
-        return registry_json(source, self.settings.committed(source), self.facts.facts(source), self.clock())
+        """The registry document; rebuilt when the commit, the backups or the minute change."""
+        committed, facts = self.settings.committed(source), self.facts.facts(source)
+        minute = self.clock().replace(second=0, microsecond=0)
+        hit = self._views.get(source.name)
+        if hit is not None and hit[0] is committed and hit[1] is facts and hit[2] == minute:
+            return hit[3]
+        view = registry_json(source, committed, facts, minute)
+        self._views[source.name] = (committed, facts, minute, view)
+        return view
 
 
 class Refused(Exception):
@@ -191,7 +202,8 @@ def create_app(console: Console) -> Any:
             PreviewRequest.model_validate(data)
         except ValidationError as exc:
             raise _field_errors(request_errors(exc, PREVIEW_FIELDS)) from exc
-        return json_response(check_settings(data, console.policy, console.clock()).to_json())
+        checked = check_settings(data, console.policy, console.clock())
+        return Response(checked.json_bytes, media_type="application/json")
 
     @app.put("/api/v1/registries/{name}/backup-settings")
     async def put_settings(name: str, request: Request) -> Response:

@@ -8,6 +8,7 @@ message. There is no second set of rules to drift apart.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -54,6 +55,11 @@ class Checked:
         zone = ZoneInfo(self.time_zone)
         return [format_when(run, zone) for run in self.next_runs]
 
+    @functools.cached_property
+    def json_bytes(self) -> bytes:
+        """The preview answer, encoded once per cached check."""
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
     def to_json(self) -> dict[str, object]:
         return {
             "valid": self.settings is not None,
@@ -95,8 +101,22 @@ def values_document(data: Mapping[str, object]) -> str:
 
 
 def check_settings(data: Mapping[str, object], policy: Policy, now: datetime) -> Checked:
-    """Validate enabled, schedule, expiresInDays and timeZone like values.yaml; runs after ``now``."""
-    result = validate_values_text(values_document(data), policy, now=now)
+    """Validate enabled, schedule, expiresInDays and timeZone like values.yaml; runs after ``now``.
+
+    Runs are counted from the start of ``now``'s minute (cron's resolution), so the answer for the
+    same values is the same all minute long and is cached: a page polling the preview as the admin
+    types, or many admins, cost one validation per distinct value per minute.
+    """
+    return _check_cached(values_document(data), policy, now.replace(second=0, microsecond=0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_cached(document: str, policy: Policy, minute: datetime) -> Checked:
+    return _check(document, policy, minute)
+
+
+def _check(document: str, policy: Policy, now: datetime) -> Checked:
+    result = validate_values_text(document, policy, now=now)
     errors = tuple(ApiError(_BY_PATH.get(e.field, "request"), e.message) for e in result.errors)
     runs: tuple[datetime, ...] = ()
     words = None

@@ -133,14 +133,39 @@ class JenkinsFacts:
         return Facts(last, None, tuple(warnings))
 
 
+def ref_files_key(repo: Path, branch: str) -> tuple[tuple[int, int, int], ...]:
+    """What git changes when a branch moves: HEAD, the loose ref, packed-refs (inode, size, mtime).
+
+    git replaces ref files by rename, so a moved branch always changes this key; a few stat calls
+    cost microseconds where opening the repository costs a few hundred.
+    """
+    found: list[tuple[int, int, int]] = []
+    for path in (
+        repo / ".git" / "HEAD",
+        repo / ".git" / "refs" / "heads" / branch,
+        repo / ".git" / "packed-refs",
+    ):
+        try:
+            info = os.stat(path)
+            found.append((info.st_ino, info.st_size, info.st_mtime_ns))
+        except OSError:
+            found.append((0, -1, 0))
+    return tuple(found)
+
+
 class Settings:
     """values.yaml at each registry's branch head, validated once per commit."""
 
     def __init__(self, policy: Policy, clock: Callable[[], datetime]) -> None:
         self.policy, self.clock = policy, clock
         self._cache: _TtlCache[str, Committed] = _TtlCache(3600.0)  # DST warnings look ahead from now
+        self._heads: _TtlCache[tuple[tuple[int, int, int], ...], str] = _TtlCache(STORE_TTL_SECONDS)
 
     def head(self, source: RegistrySource) -> str:
+        key = ref_files_key(source.repo, source.branch)
+        return self._heads.get(source.name, key, lambda: self._read_head(source))
+
+    def _read_head(self, source: RegistrySource) -> str:
         branch, head = branch_head(source.repo)
         if branch != source.branch:
             from provisioner.errors import UsageError

@@ -222,6 +222,8 @@ HEAVY = (
     "fastapi",
     "starlette",
     "uvicorn",
+    "httptools",
+    "uvloop",
 )
 
 
