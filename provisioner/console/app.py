@@ -8,6 +8,7 @@ inline (a thread hop costs more than a cached read); saving runs in a worker thr
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ class Console:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     settings: Settings = field(init=False)
     saver: Saver = field(init=False)
-    _views: dict[str, tuple[object, object, datetime, dict[str, object]]] = field(
+    _views: dict[str, tuple[object, object, datetime, dict[str, object], bytes]] = field(
         init=False, default_factory=dict
     )
 
@@ -86,14 +87,22 @@ class Console:
 
     def view(self, source: RegistrySource) -> dict[str, object]:
         """The registry document; rebuilt when the commit, the backups or the minute change."""
+        return self._cached_view(source)[0]
+
+    def view_bytes(self, source: RegistrySource) -> bytes:
+        """The registry document as JSON, encoded once per rebuild."""
+        return self._cached_view(source)[1]
+
+    def _cached_view(self, source: RegistrySource) -> tuple[dict[str, object], bytes]:
         committed, facts = self.settings.committed(source), self.facts.facts(source)
         minute = self.clock().replace(second=0, microsecond=0)
         hit = self._views.get(source.name)
         if hit is not None and hit[0] is committed and hit[1] is facts and hit[2] == minute:
-            return hit[3]
+            return hit[3], hit[4]
         view = registry_json(source, committed, facts, minute)
-        self._views[source.name] = (committed, facts, minute, view)
-        return view
+        encoded = json.dumps(view, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self._views[source.name] = (committed, facts, minute, view, encoded)
+        return view, encoded
 
 
 class Refused(Exception):
@@ -192,7 +201,8 @@ def create_app(console: Console) -> Any:
     @app.get("/api/v1/registries/{name}")
     async def get_registry(name: str, request: Request) -> Response:
         who = signed_in(console, request)
-        return json_response(console.view(registry_for(console, who, name)))
+        encoded = console.view_bytes(registry_for(console, who, name))
+        return Response(encoded, media_type="application/json")
 
     @app.post("/api/v1/preview")
     async def preview(request: Request) -> Response:

@@ -257,3 +257,14 @@ def test_body_cap(served: Served) -> None:
         timeout=10,
     )
     assert response.status_code == 413
+
+
+def test_commits_made_outside_the_console_are_seen(served: Served) -> None:
+    first = base(served)
+    git(served.site.work, "commit", "-q", "--allow-empty", "-m", "pipeline bump")
+    second = git(served.site.work, "rev-parse", "HEAD")
+    assert second != first and base(served) == second
+    git(served.site.work, "pack-refs", "--all")  # the loose ref moves into packed-refs
+    assert base(served) == second
+    stale = put(served, {**GOOD, "baseCommit": first})
+    assert stale.status_code == 409 and stale.json()["current"]["commit"] == second
