@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from provisioner.console import health
-from provisioner.console.auth import AccessMap, Network, Principal, TokenBook, from_proxy
+from provisioner.console.auth import AccessMap, Network, Principal, TokenBook, forwarded_host, from_proxy
 from provisioner.console.checks import ApiError, check_settings
 from provisioner.console.models import PreviewRequest, SaveRequest, request_errors
 from provisioner.console.save import Conflict, PushRejected, Saver
@@ -82,6 +82,11 @@ class Console:
         client = request.client.host if request.client is not None else None
         return from_proxy(client, request.headers, self.networks)
 
+    def forwarded_host(self, request: Request) -> str | None:
+        """X-Forwarded-Host, believed only from the sign-in proxy's addresses."""
+        client = request.client.host if request.client is not None else None
+        return forwarded_host(client, request.headers, self.networks)
+
     def allows(self, who: Principal, registry: str) -> bool:
         return self.access is None or self.access.allows(who, registry)
 
@@ -131,8 +136,8 @@ def _field_errors(errors: list[ApiError] | tuple[ApiError, ...]) -> Refused:
     return Refused(422, "invalid settings", {"errors": [e.to_json() for e in errors]})
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    problem = cross_site_problem(request)
+async def json_body(console: Console, request: Request) -> dict[str, Any]:
+    problem = cross_site_problem(request, console.forwarded_host(request))
     if problem is not None:
         raise Refused(403, problem)
     if not is_json(request):
@@ -207,7 +212,7 @@ def create_app(console: Console) -> Any:
     @app.post("/api/v1/preview")
     async def preview(request: Request) -> Response:
         signed_in(console, request)
-        data = await json_body(request)
+        data = await json_body(console, request)
         try:
             PreviewRequest.model_validate(data)
         except ValidationError as exc:
@@ -219,7 +224,7 @@ def create_app(console: Console) -> Any:
     async def put_settings(name: str, request: Request) -> Response:
         who = signed_in(console, request)
         source = registry_for(console, who, name)
-        data = await json_body(request)
+        data = await json_body(console, request)
         try:
             body = SaveRequest.model_validate(data)
         except ValidationError as exc:

@@ -67,17 +67,30 @@ def parse_networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
     return tuple(found)
 
 
+def _trusted(client: str | None, networks: tuple[Network, ...]) -> bool:
+    if client is None or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
+
+
+def forwarded_host(
+    client: str | None, headers: Mapping[str, str], networks: tuple[Network, ...]
+) -> str | None:
+    """The proxy's X-Forwarded-Host (the host the browser used), from the proxy only."""
+    if not _trusted(client, networks):
+        return None
+    return _clean(headers.get("x-forwarded-host", ""))
+
+
 def from_proxy(
     client: str | None, headers: Mapping[str, str], networks: tuple[Network, ...]
 ) -> Principal | None:
     """The user the trusted proxy names; None when the peer is not the proxy or the headers are unusable."""
-    if client is None or not networks:
-        return None
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return None
-    if not any(address in net for net in networks):
+    if not _trusted(client, networks):
         return None  # anyone can send these headers: only the proxy's are believed
     name = _clean(headers.get("x-forwarded-user", ""))
     if name is None:

@@ -157,7 +157,7 @@ def add_page_routes(app: FastAPI, console: Console) -> None:
     async def registry_form(name: str, request: Request) -> Response:
         who = signed_in(console, request)
         source = registry_for(console, who, name)
-        form = await _form(request)
+        form = await _form(request, console.forwarded_host(request))
         if not csrf_ok(console.secret, who, form.get("csrf")):
             raise Refused(403, "the form's security token is missing or stale: reload the page and try again")
         data = form_values(form)
@@ -179,10 +179,10 @@ def add_page_routes(app: FastAPI, console: Console) -> None:
         return RedirectResponse(f"/registries/{quote(source.name)}?saved={outcome.commit}", 303)
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request, forwarded_host: str | None) -> dict[str, str]:
     from provisioner.console.app import Refused
 
-    problem = cross_site_problem(request)
+    problem = cross_site_problem(request, forwarded_host)
     if problem is not None:
         raise Refused(403, problem)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()

@@ -80,13 +80,14 @@ class Saver:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def _lock(self, name: str) -> threading.Lock:
+    def _lock(self, repo: Path) -> threading.Lock:
+        """One lock per repository: registries sharing a checkout commit one at a time."""
         with self._guard:
-            return self._locks.setdefault(name, threading.Lock())
+            return self._locks.setdefault(str(repo.resolve()), threading.Lock())
 
     def save(self, source: RegistrySource, base: str, new: NewSettings, who: Principal) -> SaveOutcome:
         """Commit (and push) the new settings; Conflict, EditError, PushRejected or UsageError."""
-        with self._lock(source.name):
+        with self._lock(source.repo):
             committed = self.settings.committed(source)
             if committed.head != base:
                 raise Conflict(committed)

@@ -115,8 +115,11 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def cross_site_problem(request: Request) -> str | None:
-    """Why an unsafe request looks cross-site (Origin or Sec-Fetch-Site), or None."""
+def cross_site_problem(request: Request, forwarded_host: str | None = None) -> str | None:
+    """Why an unsafe request looks cross-site (Origin or Sec-Fetch-Site), or None.
+
+    ``forwarded_host``: the X-Forwarded-Host of a trusted proxy, which may rewrite Host.
+    """
     if request.method not in UNSAFE_METHODS:
         return None
     site = request.headers.get("sec-fetch-site")
@@ -124,8 +127,10 @@ def cross_site_problem(request: Request) -> str | None:
         return f"cross-site request refused (Sec-Fetch-Site: {site})"
     origin = request.headers.get("origin")
     if origin is not None:
-        host = request.headers.get("host", "")
-        if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
+        hosts = {request.headers.get("host", "").lower()}
+        if forwarded_host:
+            hosts.add(forwarded_host.lower())
+        if origin == "null" or urlsplit(origin).netloc.lower() not in hosts:
             return "cross-origin request refused (Origin does not match this console)"
     return None
 
