@@ -123,7 +123,7 @@ def page_context(
 
 
 def add_page_routes(app: FastAPI, console: Console) -> None:
-    from provisioner.console.app import Refused, registry_for, save_settings, signed_in
+    from provisioner.console.app import Refused, loaded, registry_for, save_settings, signed_in
 
     @app.get("/")
     async def root() -> Response:
@@ -144,6 +144,7 @@ def add_page_routes(app: FastAPI, console: Console) -> None:
     async def registry_page(name: str, request: Request) -> Response:
         who = signed_in(console, request)
         source = registry_for(console, who, name)
+        await loaded(console, [source])
         saved = request.query_params.get("saved", "")
         flash = f"Saved as commit {saved[:12]}." if saved.isalnum() and len(saved) == 40 else ""
         return render(

@@ -24,6 +24,9 @@ MAX_FILE_BYTES = 1 << 20
 class NoFacts:
     """Neither a store nor Jenkins was given: the page says so instead of guessing."""
 
+    def fresh(self, source: RegistrySource) -> bool:
+        return True
+
     def facts(self, source: RegistrySource) -> Facts:
         return Facts(None, None, ("no backup store or Jenkins given to the console: backups are not shown",))
 

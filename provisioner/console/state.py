@@ -2,8 +2,10 @@
 
 Reads are cached so that a page load or an API call costs microseconds, not a git walk and a
 checksum of every archive: the settings by branch head (a new commit is a new key), the store's
-facts by the registry folder's modification time (a new or deleted backup changes it) for at most
-a minute, Jenkins's answer for 30 seconds.
+facts by the registry folder's modification time (a new or deleted backup changes it; re-checked
+every 10 minutes), Jenkins's answer for 30 seconds. ``fresh()`` tells the server whether a read
+would hit the cache; when not, it loads in a worker thread, so hashing a large archive or waiting
+for Jenkins never stalls the event loop.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
     from provisioner.jenkins.http import HttpTarget
     from provisioner.jenkins.target import JobPath
 
-STORE_TTL_SECONDS = 60.0
+STORE_TTL_SECONDS = 600.0
+HEAD_TTL_SECONDS = 60.0
 JENKINS_TTL_SECONDS = 30.0
 
 
@@ -67,6 +70,10 @@ class Facts:
 class FactsSource(Protocol):
     def facts(self, source: RegistrySource) -> Facts: ...
 
+    def fresh(self, source: RegistrySource) -> bool:
+        """Whether facts() would answer from its cache (no I/O beyond a stat)."""
+        ...
+
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -89,6 +96,11 @@ class _TtlCache(Generic[K, V]):
             self._items[name] = (key, now, value)
         return value
 
+    def fresh(self, name: str, key: K) -> bool:
+        with self._lock:
+            hit = self._items.get(name)
+        return hit is not None and hit[0] == key and self._clock() - hit[1] < self._ttl
+
     def forget(self, name: str) -> None:
         with self._lock:
             self._items.pop(name, None)
@@ -101,12 +113,17 @@ class StoreFacts:
         self.store = store
         self._cache: _TtlCache[int, Facts] = _TtlCache(STORE_TTL_SECONDS)
 
-    def facts(self, source: RegistrySource) -> Facts:
+    def _key(self, source: RegistrySource) -> int:
         try:
-            key = os.stat(self.store / source.name).st_mtime_ns
+            return os.stat(self.store / source.name).st_mtime_ns
         except OSError:
-            key = -1
-        return self._cache.get(source.name, key, lambda: self._load(source.name))
+            return -1
+
+    def fresh(self, source: RegistrySource) -> bool:
+        return self._cache.fresh(source.name, self._key(source))
+
+    def facts(self, source: RegistrySource) -> Facts:
+        return self._cache.get(source.name, self._key(source), lambda: self._load(source.name))
 
     def _load(self, registry: str) -> Facts:
         from provisioner.commands.status import last_from_store
@@ -122,6 +139,9 @@ class JenkinsFacts:
     def __init__(self, target: HttpTarget) -> None:
         self.target = target
         self._cache: _TtlCache[str, Facts] = _TtlCache(JENKINS_TTL_SECONDS)
+
+    def fresh(self, source: RegistrySource) -> bool:
+        return self._cache.fresh(source.name, source.job.full_name)
 
     def facts(self, source: RegistrySource) -> Facts:
         return self._cache.get(source.name, source.job.full_name, lambda: self._load(source))
@@ -159,7 +179,7 @@ class Settings:
     def __init__(self, policy: Policy, clock: Callable[[], datetime]) -> None:
         self.policy, self.clock = policy, clock
         self._cache: _TtlCache[str, Committed] = _TtlCache(3600.0)  # DST warnings look ahead from now
-        self._heads: _TtlCache[tuple[tuple[int, int, int], ...], str] = _TtlCache(STORE_TTL_SECONDS)
+        self._heads: _TtlCache[tuple[tuple[int, int, int], ...], str] = _TtlCache(HEAD_TTL_SECONDS)
 
     def head(self, source: RegistrySource) -> str:
         key = ref_files_key(source.repo, source.branch)
