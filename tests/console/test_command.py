@@ -17,6 +17,7 @@ import requests
 
 from provisioner.console.state import JenkinsFacts
 from provisioner.jenkins.http import HttpTarget
+from provisioner.jobs.render import render_folder_config
 from tests.console.conftest import ADMIN, Served
 from tests.helpers.cli import TOKEN, USER, CliRun
 from tests.helpers.console import REGISTRY, Site, free_socket, site_console
@@ -102,7 +103,9 @@ def test_last_backup_from_jenkins(site: Site, jenkins: JenkinsEmulator, run_cli:
     started = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
     job = f"Create-registry-backup-{REGISTRY}"
     jenkins.record_build(job, {"EXPIRES_IN_HOURS": "240"}, "SUCCESS", int(started.timestamp() * 1000))
-    facts = JenkinsFacts(HttpTarget(jenkins.url, username=USER, token=TOKEN))
+    facts = JenkinsFacts(
+        HttpTarget(jenkins.url, folder_config=render_folder_config, username=USER, token=TOKEN)
+    )
     console = site_console(site, facts=facts)
     view = console.view(console.registries[REGISTRY])
     assert view["lastSuccessfulBackup"] == {
