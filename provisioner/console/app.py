@@ -185,7 +185,13 @@ def save_settings(
         raise Refused(503, exc.message) from exc
 
 
-def create_app(console: Console) -> Any:
+def _body_schema(model: type[PreviewRequest] | type[SaveRequest]) -> dict[str, Any]:
+    """The request body in the OpenAPI document (the handlers read and check bodies themselves)."""
+    schema = {"application/json": {"schema": model.model_json_schema()}}
+    return {"requestBody": {"required": True, "content": schema}}
+
+
+def create_app(console: Console) -> SecurityHeaders:
     app = FastAPI(
         title="Registry backup console", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json"
     )
@@ -219,7 +225,7 @@ def create_app(console: Console) -> Any:
         encoded = console.view_bytes(source)
         return Response(encoded, media_type="application/json")
 
-    @app.post("/api/v1/preview")
+    @app.post("/api/v1/preview", openapi_extra=_body_schema(PreviewRequest))
     async def preview(request: Request) -> Response:
         signed_in(console, request)
         data = await json_body(console, request)
@@ -230,7 +236,7 @@ def create_app(console: Console) -> Any:
         checked = check_settings(data, console.policy, console.clock())
         return Response(checked.json_bytes, media_type="application/json")
 
-    @app.put("/api/v1/registries/{name}/backup-settings")
+    @app.put("/api/v1/registries/{name}/backup-settings", openapi_extra=_body_schema(SaveRequest))
     async def put_settings(name: str, request: Request) -> Response:
         who = signed_in(console, request)
         source = registry_for(console, who, name)

@@ -268,3 +268,11 @@ def test_commits_made_outside_the_console_are_seen(served: Served) -> None:
     assert base(served) == second
     stale = put(served, {**GOOD, "baseCommit": first})
     assert stale.status_code == 409 and stale.json()["current"]["commit"] == second
+
+
+def test_openapi_describes_the_request_bodies(served: Served) -> None:
+    spec = requests.get(served.url + "/api/v1/openapi.json", timeout=10).json()
+    put_body = spec["paths"]["/api/v1/registries/{name}/backup-settings"]["put"]["requestBody"]
+    schema = put_body["content"]["application/json"]["schema"]
+    assert set(schema["required"]) == {"enabled", "schedule", "expiresInDays", "baseCommit"}
+    assert schema["additionalProperties"] is False
