@@ -40,7 +40,7 @@ from provisioner.console.web import (
     parse_json_object,
     read_body,
 )
-from provisioner.errors import UsageError
+from provisioner.errors import ProvisionerError, UsageError
 from provisioner.settings.policy import Policy
 from provisioner.upgrade.edit import EditError, NewSettings
 
@@ -204,6 +204,11 @@ def create_app(console: Console) -> SecurityHeaders:
         from provisioner.console.page import error_page
 
         return error_page(exc.status, exc.message, headers)
+
+    @app.exception_handler(ProvisionerError)
+    async def unavailable(request: Request, exc: ProvisionerError) -> Response:
+        # a repository or store that cannot be read (moved, branch switched, permissions)
+        return await refused(request, Refused(503, exc.message))
 
     @app.get("/api/v1/registries")
     async def list_registries(request: Request) -> Response:

@@ -276,3 +276,12 @@ def test_openapi_describes_the_request_bodies(served: Served) -> None:
     schema = put_body["content"]["application/json"]["schema"]
     assert set(schema["required"]) == {"enabled", "schedule", "expiresInDays", "baseCommit"}
     assert schema["additionalProperties"] is False
+
+
+def test_an_unreadable_repository_is_503_not_a_crash(served: Served) -> None:
+    git(served.site.work, "checkout", "-q", "-b", "elsewhere")
+    response = get(served, "/api/v1/registries/demo")
+    assert response.status_code == 503 and "checked-out branch is now elsewhere" in response.json()["error"]
+    page = get(served, "/registries/demo")
+    assert page.status_code == 503 and "checked-out branch" in page.text
+    assert requests.get(served.url + "/healthz", timeout=10).json()["status"] == "fail"
