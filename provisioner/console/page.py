@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _DAY_WORD = {True: "day", False: "days"}
+_MAX_CACHED_PAGES = 512
 
 
 @cache
@@ -125,6 +126,9 @@ def page_context(
 def add_page_routes(app: FastAPI, console: Console) -> None:
     from provisioner.console.app import Refused, loaded, registry_for, save_settings, signed_in
 
+    # The page of a registry per (registry, user, notice), while its document stays the same.
+    pages: dict[tuple[str, Principal, str], tuple[object, bytes]] = {}
+
     @app.get("/")
     async def root() -> Response:
         return RedirectResponse("/registries", 303)
@@ -147,12 +151,20 @@ def add_page_routes(app: FastAPI, console: Console) -> None:
         await loaded(console, [source])
         saved = request.query_params.get("saved", "")
         flash = f"Saved as commit {saved[:12]}." if saved.isalnum() and len(saved) == 40 else ""
-        return render(
-            "registry.html.j2",
-            flash=flash,
-            flash_kind="ok",
-            **page_context(console, who, console.view(source)),
-        )
+        view = console.view(source)
+        key = (source.name, who, flash)
+        hit = pages.get(key)
+        if hit is None or hit[0] is not view:  # rendered again when the document is rebuilt
+            context = page_context(console, who, view)
+            html = (
+                _environment()
+                .get_template("registry.html.j2")
+                .render(flash=flash, flash_kind="ok", **context)
+            )
+            if len(pages) >= _MAX_CACHED_PAGES:
+                pages.clear()
+            hit = pages[key] = (view, html.encode("utf-8"))
+        return HTMLResponse(hit[1])
 
     @app.post("/registries/{name}")
     async def registry_form(name: str, request: Request) -> Response:

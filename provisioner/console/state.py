@@ -10,6 +10,7 @@ for Jenkins never stalls the event loop.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -112,10 +113,14 @@ class StoreFacts:
     def __init__(self, store: Path) -> None:
         self.store = store
         self._cache: _TtlCache[int, Facts] = _TtlCache(STORE_TTL_SECONDS)
+        self._folders: dict[str, str] = {}
 
     def _key(self, source: RegistrySource) -> int:
+        folder = self._folders.get(source.name)
+        if folder is None:
+            folder = self._folders[source.name] = str(self.store / source.name)
         try:
-            return os.stat(self.store / source.name).st_mtime_ns
+            return os.stat(folder).st_mtime_ns
         except OSError:
             return -1
 
@@ -153,18 +158,20 @@ class JenkinsFacts:
         return Facts(last, None, tuple(warnings))
 
 
+@functools.cache
+def _ref_files(repo: Path, branch: str) -> tuple[str, ...]:
+    git_dir = repo / ".git"
+    return (str(git_dir / "HEAD"), str(git_dir / "refs" / "heads" / branch), str(git_dir / "packed-refs"))
+
+
 def ref_files_key(repo: Path, branch: str) -> tuple[tuple[int, int, int], ...]:
     """What git changes when a branch moves: HEAD, the loose ref, packed-refs (inode, size, mtime).
 
-    git replaces ref files by rename, so a moved branch always changes this key; a few stat calls
+    git replaces ref files by rename, so a moved branch always changes this key; three stat calls
     cost microseconds where opening the repository costs a few hundred.
     """
     found: list[tuple[int, int, int]] = []
-    for path in (
-        repo / ".git" / "HEAD",
-        repo / ".git" / "refs" / "heads" / branch,
-        repo / ".git" / "packed-refs",
-    ):
+    for path in _ref_files(repo, branch):
         try:
             info = os.stat(path)
             found.append((info.st_ino, info.st_size, info.st_mtime_ns))
