@@ -8,6 +8,7 @@ inline (a thread hop costs more than a cached read); saving runs in a worker thr
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Iterable
@@ -105,7 +106,7 @@ class Console:
         if hit is not None and hit[0] is committed and hit[1] is facts and hit[2] == minute:
             return hit[3], hit[4]
         view = registry_json(source, committed, facts, minute)
-        encoded = json.dumps(view, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        encoded = _encoded(view)
         self._views[source.name] = (committed, facts, minute, view, encoded)
         return view, encoded
 
@@ -143,18 +144,44 @@ def _field_errors(errors: list[ApiError] | tuple[ApiError, ...]) -> Refused:
     return Refused(422, "invalid settings", {"errors": [e.to_json() for e in errors]})
 
 
-async def json_body(console: Console, request: Request) -> dict[str, Any]:
+async def json_bytes(console: Console, request: Request) -> bytes:
+    """The body of a same-site JSON request, capped; Refused (403, 415, 413) otherwise."""
     problem = cross_site_problem(request, console.forwarded_host(request))
     if problem is not None:
         raise Refused(403, problem)
     if not is_json(request):
         raise Refused(415, "send the body as application/json")
     try:
-        return parse_json_object(await read_body(request))
+        return await read_body(request)
     except BodyTooLarge as exc:
         raise Refused(413, "request body too large") from exc
+
+
+async def json_body(console: Console, request: Request) -> dict[str, Any]:
+    body = await json_bytes(console, request)
+    try:
+        return parse_json_object(body)
     except BadJson as exc:
         raise Refused(400, exc.message) from exc
+
+
+def _encoded(data: object) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=1024)  # bodies are capped at 16 KiB: at most 16 MiB held
+def preview_answer(body: bytes, policy: Policy, minute: datetime) -> tuple[int, bytes]:
+    """(status, JSON) of a preview: a pure function of the body and the minute, so cached whole."""
+    try:
+        data = parse_json_object(body)
+    except BadJson as exc:
+        return 400, _encoded({"error": exc.message})
+    try:
+        PreviewRequest.model_validate(data)
+    except ValidationError as exc:
+        errors = request_errors(exc, PREVIEW_FIELDS)
+        return 422, _encoded({"error": "invalid settings", "errors": [e.to_json() for e in errors]})
+    return 200, check_settings(data, policy, minute).json_bytes
 
 
 def save_settings(
@@ -233,13 +260,10 @@ def create_app(console: Console) -> SecurityHeaders:
     @app.post("/api/v1/preview", openapi_extra=_body_schema(PreviewRequest))
     async def preview(request: Request) -> Response:
         signed_in(console, request)
-        data = await json_body(console, request)
-        try:
-            PreviewRequest.model_validate(data)
-        except ValidationError as exc:
-            raise _field_errors(request_errors(exc, PREVIEW_FIELDS)) from exc
-        checked = check_settings(data, console.policy, console.clock())
-        return Response(checked.json_bytes, media_type="application/json")
+        body = await json_bytes(console, request)
+        minute = console.clock().replace(second=0, microsecond=0)
+        status, answer = preview_answer(body, console.policy, minute)
+        return Response(answer, status, media_type="application/json")
 
     @app.put("/api/v1/registries/{name}/backup-settings", openapi_extra=_body_schema(SaveRequest))
     async def put_settings(name: str, request: Request) -> Response:

@@ -285,3 +285,19 @@ def test_an_unreadable_repository_is_503_not_a_crash(served: Served) -> None:
     page = get(served, "/registries/demo")
     assert page.status_code == 503 and "checked-out branch" in page.text
     assert requests.get(served.url + "/healthz", timeout=10).json()["status"] == "fail"
+
+
+def test_preview_refuses_unknown_fields_and_bad_json(served: Served) -> None:
+    url = served.url + "/api/v1/preview"
+    body = {"enabled": True, "schedule": "0 1 * * *", "expiresInDays": 7, "timeZone": "UTC", "x": 1}
+    for _ in range(2):  # the second answer comes from the cache and must be the same
+        response = requests.post(url, json=body, headers=ADMIN, timeout=10)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "x"
+    headers = {"Content-Type": "application/json", **ADMIN}
+    assert requests.post(url, data=b"{nope", headers=headers, timeout=10).status_code == 400
+    assert (
+        requests.post(
+            url, data=b"{}", headers={**headers, "Origin": "http://evil.example"}, timeout=10
+        ).status_code
+        == 403
+    )
