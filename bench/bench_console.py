@@ -8,7 +8,8 @@ The console runs as a child process exactly as an operator starts it (one uvicor
 registry's git checkout, an archive store with 10 real backups, sign-in from a trusted proxy address),
 and wrk (Debian's) drives it with 50 keep-alive connections from one thread (the other core is the
 server's). Measured per endpoint: requests per second, latency percentiles (wrk --latency), non-2xx
-answers and socket errors. Targets: p99 under 25 ms, no errors.
+answers and socket errors, and the server's CPU time per request (from /proc: what a request costs
+whatever else the machine is doing). Targets: p99 under 25 ms, no errors.
 """
 
 from __future__ import annotations
@@ -138,6 +139,12 @@ def run_wrk(
     return argv, parse_wrk(done.stdout), done.stdout
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (from /proc), to report CPU per request."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=20, help="seconds per endpoint (default 20)")
@@ -173,11 +180,13 @@ def main() -> int:
             results = []
             for name, target, script in cases:
                 run_wrk(target, script, args.connections, 1)  # warm-up
+                cpu_before = cpu_seconds(server.pid)
                 argv, figures, raw = run_wrk(target, script, args.connections, seconds)
+                figures["cpu_us"] = (cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6
                 results.append((name, argv, figures, raw))
                 print(
                     f"{name}: {figures['rps']:.0f} req/s, p50 {figures['p50']:.2f} ms, "
-                    f"p99 {figures['p99']:.2f} ms, "
+                    f"p99 {figures['p99']:.2f} ms, server CPU {figures['cpu_us']:.0f} us/request, "
                     f"non-2xx {figures['non2xx']:.0f}, socket errors {figures['socket_errors']:.0f}"
                 )
         finally:
@@ -209,14 +218,15 @@ def write_results(
         "one thread, "
         f"{seconds} s per endpoint after a 1 s warm-up. Target: p99 < {TARGET_P99_MS:.0f} ms, no errors.",
         "",
-        "| endpoint | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | socket errors | p99 target |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| endpoint | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | socket errors "
+        "| server CPU per request | p99 target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, _argv, f, _raw in results:
         verdict = "met" if f["p99"] < TARGET_P99_MS else "**missed**"
         lines.append(
             f"| {name} | {f['rps']:.0f} | {f['p50']:.2f} | {f['p90']:.2f} | {f['p99']:.2f} | "
-            f"{f['non2xx']:.0f} | {f['socket_errors']:.0f} | {verdict} |"
+            f"{f['non2xx']:.0f} | {f['socket_errors']:.0f} | {f['cpu_us']:.0f} us | {verdict} |"
         )
     lines += ["", "Commands (wrk argv per endpoint; the Lua scripts set the method, headers and body):", ""]
     lines += [f"    {' '.join(argv)}" for _name, argv, _f, _raw in results]
