@@ -18,7 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from provisioner.settings.cron import describe, next_runs
-from provisioner.settings.model import BackupSettings
+from provisioner.settings.model import HOURS_PER_DAY, BackupSettings
 from provisioner.settings.policy import Policy
 from provisioner.settings.values import ENABLED, EXPIRES, SCHEDULE, TIME_ZONE, validate_values_text
 from provisioner.status import format_when
@@ -47,6 +47,7 @@ class Checked:
     next_runs: tuple[datetime, ...]  # whenever the schedule and zone are valid (even if switched off)
     schedule_text: str | None  # the schedule in words
     time_zone: str | None  # when valid
+    expires_in_hours: int | None  # whenever expiresInDays itself is valid
 
     def runs_text(self) -> list[str]:
         """The runs as the page shows them: local wall-clock time and the zone's abbreviation."""
@@ -69,7 +70,7 @@ class Checked:
             "scheduleText": self.schedule_text,
             "warnings": list(self.warnings),
             "timeZone": self.time_zone,
-            "expiresInHours": self.settings.expires_in_hours if self.settings is not None else None,
+            "expiresInHours": self.expires_in_hours,
         }
 
 
@@ -107,15 +108,17 @@ def check_settings(data: Mapping[str, object], policy: Policy, now: datetime) ->
     same values is the same all minute long and is cached: a page polling the preview as the admin
     types, or many admins, cost one validation per distinct value per minute.
     """
-    return _check_cached(values_document(data), policy, now.replace(second=0, microsecond=0))
+    days = data.get("expiresInDays")
+    whole = days if isinstance(days, int) and not isinstance(days, bool) else None
+    return _check_cached(values_document(data), policy, now.replace(second=0, microsecond=0), whole)
 
 
 @functools.lru_cache(maxsize=4096)
-def _check_cached(document: str, policy: Policy, minute: datetime) -> Checked:
-    return _check(document, policy, minute)
+def _check_cached(document: str, policy: Policy, minute: datetime, days: int | None) -> Checked:
+    return _check(document, policy, minute, days)
 
 
-def _check(document: str, policy: Policy, now: datetime) -> Checked:
+def _check(document: str, policy: Policy, now: datetime, days: int | None) -> Checked:
     result = validate_values_text(document, policy, now=now)
     errors = tuple(ApiError(_BY_PATH.get(e.field, "request"), e.message) for e in result.errors)
     runs: tuple[datetime, ...] = ()
@@ -124,7 +127,10 @@ def _check(document: str, policy: Policy, now: datetime) -> Checked:
         words = describe(result.schedule)
         if result.time_zone is not None:
             runs = tuple(next_runs(result.schedule, ZoneInfo(result.time_zone), now, RUNS_SHOWN))
-    return Checked(result.settings, errors, result.warnings, runs, words, result.time_zone)
+    hours = None
+    if days is not None and not any(e.field == "expiresInDays" for e in errors):
+        hours = HOURS_PER_DAY * days
+    return Checked(result.settings, errors, result.warnings, runs, words, result.time_zone, hours)
 
 
 def form_values(form: Mapping[str, str]) -> dict[str, object]:

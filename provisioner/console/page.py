@@ -82,19 +82,19 @@ def page_context(
     settings = view["settings"]
     zone_name = settings["timeZone"] if settings else console.policy.default_time_zone
     zone = ZoneInfo(zone_name)
-    if form is None:
-        form = {
-            "enabled": settings["enabled"] if settings else False,
-            "schedule": settings["schedule"] if settings else "",
-            "expiresInDays": settings["expiresInDays"] if settings else "",
-        }
+    if form is None and settings:
+        form = {k: settings[k] for k in ("enabled", "schedule", "expiresInDays")}
+    elif form is None:  # invalid in git: show what the file writes, with its errors
+        written = view["written"]
+        on = "true" if written.get("enabled", "").lower() == "true" else ""
+        form = form_values({**written, "enabled": on})  # as if typed: "7" is the number 7
     checked = check_settings({**form, "timeZone": zone_name}, console.policy, console.clock())
     errors = dict.fromkeys(FIELDS, "")
     for error in checked.errors:
         errors[error.field] = error.message
     last = view["lastSuccessfulBackup"]
     backups = view["backups"]
-    hours = checked.settings.expires_in_hours if checked.settings is not None else None
+    hours = checked.expires_in_hours
     return {
         "registry": view["registry"],
         "user": who.name,

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from provisioner.gitsource import Author, branch_head, read_values_from_git
 from provisioner.settings.policy import Policy
-from provisioner.settings.values import ValidationResult, validate_values_text
+from provisioner.settings.values import ValidationResult, validate_values_text, written_backup_values
 from provisioner.status import LastBackup
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class Committed:
     values_commit: str | None  # the last commit that changed values.yaml
     author: Author | None
     result: ValidationResult
+    written: dict[str, str]  # global.registryBackup's scalars as written (shown when invalid)
 
 
 @dataclass(frozen=True)
@@ -207,4 +208,5 @@ class Settings:
     def _load(self, source: RegistrySource, head: str) -> Committed:
         values = read_values_from_git(source.repo, head, source.values_path)
         result = validate_values_text(values.text, self.policy, now=self.clock())
-        return Committed(head, values.commit, values.author, result)
+        written = written_backup_values(values.text) if result.settings is None else {}
+        return Committed(head, values.commit, values.author, result, written)

@@ -72,6 +72,7 @@ def registry_json(
         },
         "settings": settings.to_json() if settings is not None else None,
         "errors": [e.to_json() for e in result.errors],
+        "written": dict(committed.written),  # when invalid: the values as the file writes them
         "scheduleText": describe(result.schedule) if result.schedule is not None else None,
         "nextRuns": runs,
         "warnings": list(result.warnings),

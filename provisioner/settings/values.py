@@ -245,3 +245,24 @@ def validate_values_text(
             enabled=enabled, schedule=schedule_text, expires_in_days=expires, time_zone=zone
         )
     return ValidationResult(settings, out.in_line_order(), tuple(warnings), schedule, zone)
+
+
+def written_backup_values(text: str) -> dict[str, str]:
+    """The scalars under global.registryBackup as the file writes them (to show invalid settings).
+
+    Only plain scalars of the known keys; anything unreadable gives an empty mapping.
+    """
+    try:
+        root = compose_strict(text)
+    except YamlError:
+        return {}
+    found: dict[str, str] = {}
+    out = Problems()
+    glob = _find_global(root, out)
+    backup = unique_entries(glob, "global", out).get("registryBackup") if glob else None
+    if backup is None or not isinstance(backup.value, MappingNode):
+        return {}
+    for key, entry in unique_entries(backup.value, "global.registryBackup", out).items():
+        if key in KNOWN_BACKUP_KEYS and isinstance(entry.value, ScalarNode):
+            found[key] = str(entry.value.value)
+    return found

@@ -162,3 +162,22 @@ def test_initial_disabled_state(browser: WebDriver, disabled_site: Site) -> None
         assert not browser.find_element(By.ID, "enabled").is_selected()
         assert "2026-11-21 12:00 EET" in text_of(browser, "last-backup")
         assert "6 days left" in text_of(browser, "last-backup")
+
+
+def test_committed_invalid_settings_show_their_error_and_disable_save(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    values = (
+        "global:\n  timeZone: Europe/Kiev\n  registryBackup:\n"
+        '    enabled: true\n    schedule: "*/30 * * * *"\n    expiresInDays: 9\n'
+    )
+    site = make_site(tmp_path, values, backups=0)
+    console = site_console(site, networks=parse_networks(["127.0.0.1/32"]))
+    with serving(console) as url:
+        browser.get(url + "/registries/demo")
+        wait_for(browser, "save disabled", lambda d: not d.find_element(By.ID, "save").is_enabled())
+        assert "every 30 minutes" in text_of(browser, "schedule-error")
+        assert browser.find_element(By.ID, "schedule").get_attribute("value") == "*/30 * * * *"
+        assert text_of(browser, "expiresInDays-error") == ""
+        assert text_of(browser, "kept-hours") == "kept 216 hours"
+        assert "No successful backup yet." in text_of(browser, "last-backup")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from provisioner.settings.model import BackupSettings
 from provisioner.settings.policy import DEFAULT_POLICY, Policy
 from provisioner.settings.strict_yaml import FieldError
-from provisioner.settings.values import ValidationResult, validate_values_text
+from provisioner.settings.values import ValidationResult, validate_values_text, written_backup_values
 
 NOW = datetime(2026, 11, 22, 10, tzinfo=UTC)
 EXAMPLE = (
@@ -403,3 +403,20 @@ def test_hostile_values_in_every_field_never_crash(payload: str, which: int) -> 
 def test_arbitrary_documents_never_crash(text: str) -> None:
     result = check(text)
     assert result.valid or result.errors
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            values(schedule='"*/30 * * * *"', expires="7d"),
+            {"enabled": "true", "schedule": "*/30 * * * *", "expiresInDays": "7d"},
+        ),
+        ("global:\n  registryBackup:\n    schedule: [1]\n    other: x\n", {}),
+        ("global: 5\n", {}),
+        ("{", {}),
+        ("", {}),
+    ],
+)
+def test_written_backup_values(text: str, expected: dict[str, str]) -> None:
+    assert written_backup_values(text) == expected

@@ -75,5 +75,6 @@
   form.elements.schedule.addEventListener("input", soon);
   form.elements.expiresInDays.addEventListener("input", soon);
   form.elements.enabled.addEventListener("change", soon);
+  preview();  // Save reflects the values shown, also when the committed ones are invalid
   form.setAttribute("data-ready", "true");
 }());
