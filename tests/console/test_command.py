@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from provisioner.console.auth import parse_networks
 from provisioner.console.state import JenkinsFacts
 from provisioner.jenkins.http import HttpTarget
 from provisioner.jobs.render import render_folder_config
@@ -142,3 +143,34 @@ def test_forwarded_host_from_the_proxy_counts_as_same_origin(served: Served) -> 
         served.url + "/api/v1/registries/demo/backup-settings", json=body, headers=headers, timeout=30
     )
     assert response.status_code == 200
+
+
+def test_without_upstream_saves_are_committed_only_and_push_names_another(site: Site, tmp_path: Path) -> None:
+    from provisioner.console.setup import source_from_repo
+    from tests.helpers.console import serving
+    from tests.helpers.gitrepo import git
+
+    git(site.work, "branch", "--unset-upstream")
+    console = site_console(site, networks=parse_networks(["127.0.0.1/32"]))
+    with serving(console) as url:
+        head = requests.get(url + "/api/v1/registries/demo", headers=ADMIN, timeout=10).json()["commit"]
+        body = {"enabled": True, "schedule": "0 4 * * *", "expiresInDays": 8, "baseCommit": head}
+        saved = requests.put(
+            url + "/api/v1/registries/demo/backup-settings", json=body, headers=ADMIN, timeout=30
+        )
+        assert saved.json()["pushedTo"] is None
+    assert (
+        git(site.work, "rev-parse", "HEAD") == saved.json()["commit"] != git(site.bare, "rev-parse", "main")
+    )
+    mirror = tmp_path / "mirror.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(mirror))
+    git(site.work, "remote", "add", "mirror", str(mirror))
+    registries = source_from_repo(site.work, REGISTRY, None, ("mirror", "backup-settings"))
+    console = site_console(site, registries=registries, networks=parse_networks(["127.0.0.1/32"]))
+    with serving(console) as url:
+        body["baseCommit"], body["expiresInDays"] = saved.json()["commit"], 9
+        again = requests.put(
+            url + "/api/v1/registries/demo/backup-settings", json=body, headers=ADMIN, timeout=30
+        )
+        assert again.json()["pushedTo"] == "mirror/backup-settings"
+    assert git(mirror, "rev-parse", "backup-settings") == again.json()["commit"]
