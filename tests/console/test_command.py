@@ -16,12 +16,14 @@ import pytest
 import requests
 
 from provisioner.console.auth import parse_networks
+from provisioner.console.setup import source_from_repo
 from provisioner.console.state import JenkinsFacts
 from provisioner.jenkins.http import HttpTarget
 from provisioner.jobs.render import render_folder_config
 from tests.console.conftest import ADMIN, Served
 from tests.helpers.cli import TOKEN, USER, CliRun
-from tests.helpers.console import REGISTRY, Site, free_socket, site_console
+from tests.helpers.console import REGISTRY, Site, free_socket, serving, site_console
+from tests.helpers.gitrepo import git
 from tests.jenkins_emulator import JenkinsEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,10 +148,6 @@ def test_forwarded_host_from_the_proxy_counts_as_same_origin(served: Served) -> 
 
 
 def test_without_upstream_saves_are_committed_only_and_push_names_another(site: Site, tmp_path: Path) -> None:
-    from provisioner.console.setup import source_from_repo
-    from tests.helpers.console import serving
-    from tests.helpers.gitrepo import git
-
     git(site.work, "branch", "--unset-upstream")
     console = site_console(site, networks=parse_networks(["127.0.0.1/32"]))
     with serving(console) as url:
