@@ -69,7 +69,8 @@ def _one(
             kept = None
         else:
             assert store is not None
-            last, kept, warnings = last_from_store(store, entry.name)
+            last, records, warnings = last_from_store(store, entry.name)
+            kept = len(records)
     except ProvisionerError as exc:
         return failed(entry.name, exc.message)
     status = build_status(

@@ -281,15 +281,18 @@ def create_app(console: Console) -> SecurityHeaders:
     @app.get("/healthz")
     async def healthz() -> Response:
         await loaded(console, console.registries.values())
-        report = health.report(console.registries.values(), console.settings, console.facts, console.clock())
+        now = console.clock()
+        report = health.report(
+            health.health_rows(console.registries.values(), console.settings, console.facts, now)
+        )
         return json_response(report, 503 if report["status"] == "fail" else 200)
 
     @app.get("/metrics")
     async def metrics() -> Response:
         await loaded(console, console.registries.values())
-        text = health.metrics_text(
-            console.registries.values(), console.settings, console.facts, console.clock()
-        )
+        now = console.clock()
+        rows = health.health_rows(console.registries.values(), console.settings, console.facts, now)
+        text = health.metrics_text(rows, now)
         return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     from provisioner.console.page import add_page_routes

@@ -1,8 +1,9 @@
-"""/healthz (pass, warn or fail per registry) and /metrics (Prometheus text) of the console.
+"""/healthz (pass, warn or fail) and /metrics (Prometheus text) of the console.
 
-fail: a registry's repository cannot be read. warn: its committed settings are invalid, or backups
-are on and overdue. The metrics are deliberately few (the `provisioner metrics` command owns the
-full set): per registry, whether backups are on, the last successful backup's time, and overdue.
+Both come from the fleet health rows of :mod:`provisioner.monitoring.fleet`, the rows
+``provisioner status --fleet`` and ``provisioner metrics`` print, so the console, a cron job and an
+alert see one truth. fail: a registry is failing (its repository or store cannot be read, its
+settings are invalid, or backups exist and none verifies); warn: backups are on and overdue.
 """
 
 from __future__ import annotations
@@ -10,89 +11,50 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from provisioner.console.state import Facts, FactsSource, RegistrySource, Settings
+from provisioner.console.state import FactsSource, RegistrySource, Settings
 from provisioner.errors import ProvisionerError
-from provisioner.settings.model import BackupSettings
-from provisioner.status import overdue
-
-_RANK = {"pass": 0, "warn": 1, "fail": 2}
+from provisioner.monitoring.fleet import RegistryHealth, failed, fleet_metrics_text, health_of
+from provisioner.status import build_status
 
 
-def _read(
-    source: RegistrySource, settings: Settings, facts: FactsSource
-) -> tuple[BackupSettings | None, Facts | None, str | None]:
-    try:
-        committed = settings.committed(source)
-        return committed.result.settings, facts.facts(source), None
-    except ProvisionerError as exc:
-        return None, None, exc.message
-
-
-def _is_overdue(settings: BackupSettings | None, facts: Facts | None, now: datetime) -> bool:
-    return bool(
-        settings is not None
-        and settings.enabled
-        and facts is not None
-        and facts.last is not None
-        and overdue(settings, facts.last.at, now)
-    )
-
-
-def report(
+def health_rows(
     sources: Iterable[RegistrySource], settings: Settings, facts: FactsSource, now: datetime
-) -> dict[str, object]:
-    checks: list[dict[str, str]] = []
+) -> list[RegistryHealth]:
+    rows: list[RegistryHealth] = []
     for source in sources:
-        values, found, problem = _read(source, settings, facts)
-        if problem is not None:
-            checks.append(
-                {"registry": source.name, "status": "fail", "detail": "repository or store unreadable"}
-            )
-        elif values is None:
-            checks.append(
-                {"registry": source.name, "status": "warn", "detail": "committed settings are invalid"}
-            )
-        elif _is_overdue(values, found, now):
-            checks.append({"registry": source.name, "status": "warn", "detail": "backups are overdue"})
-        else:
-            checks.append({"registry": source.name, "status": "pass", "detail": "ok"})
-    worst = max((c["status"] for c in checks), key=_RANK.__getitem__, default="pass")
+        try:
+            committed, found = settings.committed(source), facts.facts(source)
+        except ProvisionerError as exc:
+            rows.append(failed(source.name, exc.message))
+            continue
+        values = committed.result.settings
+        if values is None:
+            errors = "; ".join(str(error) for error in committed.result.errors)
+            rows.append(failed(source.name, f"invalid settings in {source.values_path}: {errors}"))
+            continue
+        status = build_status(
+            source.name,
+            values,
+            source="store" if found.kept is not None else "jenkins",
+            now=now,
+            last=found.last,
+            backups_kept=len(found.kept) if found.kept is not None else None,
+            warnings=list(found.warnings),
+        )
+        rows.append(health_of(status, now))
+    return rows
+
+
+def report(rows: Iterable[RegistryHealth]) -> dict[str, object]:
+    checks = []
+    for row in rows:
+        state = "fail" if row.failing else "warn" if row.overdue else "pass"
+        detail = "failing" if row.failing else "backups are overdue" if row.overdue else "ok"
+        checks.append({"registry": row.registry, "status": state, "detail": detail})
+    states = {check["status"] for check in checks}
+    worst = "fail" if "fail" in states else "warn" if "warn" in states else "pass"
     return {"status": worst, "checks": checks}
 
 
-def metrics_text(
-    sources: Iterable[RegistrySource], settings: Settings, facts: FactsSource, now: datetime
-) -> bytes:
-    from prometheus_client import CollectorRegistry, Gauge, generate_latest
-
-    registry = CollectorRegistry()
-    enabled = Gauge(
-        "registry_backup_enabled", "1 when automatic backups are on", ["registry"], registry=registry
-    )
-    last = Gauge(
-        "registry_backup_last_success_timestamp_seconds",
-        "Unix time of the last successful (verified) backup",
-        ["registry"],
-        registry=registry,
-    )
-    late = Gauge(
-        "registry_backup_overdue",
-        "1 when two scheduled runs have passed since the last successful backup",
-        ["registry"],
-        registry=registry,
-    )
-    readable = Gauge(
-        "registry_backup_console_source_up",
-        "1 when the registry's repository and store are readable",
-        ["registry"],
-        registry=registry,
-    )
-    for source in sources:
-        values, found, problem = _read(source, settings, facts)
-        readable.labels(source.name).set(0 if problem is not None else 1)
-        if values is not None:
-            enabled.labels(source.name).set(1 if values.enabled else 0)
-        if found is not None and found.last is not None:
-            last.labels(source.name).set(found.last.at.timestamp())
-        late.labels(source.name).set(1 if _is_overdue(values, found, now) else 0)
-    return bytes(generate_latest(registry))
+def metrics_text(rows: Iterable[RegistryHealth], now: datetime) -> bytes:
+    return fleet_metrics_text(list(rows), now).encode("utf-8")

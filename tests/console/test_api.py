@@ -245,8 +245,10 @@ def test_health_and_metrics_need_no_sign_in(served: Served) -> None:
     assert health.status_code == 200 and health.json()["status"] == "pass"
     metrics = requests.get(served.url + "/metrics", timeout=10)
     assert metrics.headers["content-type"].startswith("text/plain")
-    assert 'registry_backup_last_success_timestamp_seconds{registry="demo"} 1.7952552e+09' in metrics.text
+    assert 'registry_backup_last_success_age_seconds{registry="demo"} 86400.0' in metrics.text
     assert 'registry_backup_overdue{registry="demo"} 0.0' in metrics.text
+    assert 'registry_backup_failing{registry="demo"} 0.0' in metrics.text
+    assert 'registry_backup_next_run_timestamp_seconds{registry="demo"}' in metrics.text
 
 
 def test_body_cap(served: Served) -> None:
