@@ -64,7 +64,7 @@ class Console:
     access: AccessMap | None = None
     audit_log: Path | None = None
     clock: Callable[[], datetime] = _now
-    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)  # CSRF HMAC key
     settings: Settings = field(init=False)
     saver: Saver = field(init=False)
     _views: dict[str, tuple[object, object, datetime, dict[str, object], bytes]] = field(
