@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from provisioner import __version__
 from provisioner.commands import (
+    console,
     metrics,
     next_runs,
     reconcile,
@@ -29,7 +30,7 @@ from provisioner.error_handler import ArgumentParser, guarded
 LOG = logging.getLogger("provisioner")
 PROG = "provisioner"
 
-COMMANDS = (validate, next_runs, render, reconcile, reconcile_all, status, metrics, upgrade_values)
+COMMANDS = (validate, next_runs, render, reconcile, reconcile_all, status, metrics, upgrade_values, console)
 
 
 def build_parser() -> argparse.ArgumentParser:

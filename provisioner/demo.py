@@ -86,8 +86,9 @@ class _DemoSignIn:
 
 
 def console(argv: list[str]) -> int:
-    from provisioner.console.app import Console, create_app
+    from provisioner.console.app import create_app
     from provisioner.console.auth import parse_networks
+    from provisioner.console.service import Console
     from provisioner.console.setup import parse_listen, serve, source_from_repo
     from provisioner.console.state import StoreFacts
     from provisioner.settings.policy import DEFAULT_POLICY
@@ -106,7 +107,7 @@ def console(argv: list[str]) -> int:
             audit_log=DEMO / "console-audit.jsonl",
         )
     )
-    print(f"Admin console: http://{host}:{port}/registries/demo-registry (saves commit to {repo})", flush=True)
+    print(f"Admin console: http://{host}:{port}/registries/demo-registry (saves to {repo})", flush=True)
     serve(_DemoSignIn(app), host, port)
     return 0
 

@@ -12,13 +12,14 @@ from urllib.parse import quote
 from provisioner.errors import UsageError
 
 if TYPE_CHECKING:
+    from provisioner.backup import BackupRecord
     from provisioner.jenkins.http import HttpTarget
     from provisioner.jenkins.target import JobPath
     from provisioner.status import LastBackup
 
 
-def last_from_store(store: Path, registry: str) -> tuple[LastBackup | None, int, list[str]]:
-    """The newest backup whose checksum verifies, how many backups the store keeps, and warnings."""
+def last_from_store(store: Path, registry: str) -> tuple[LastBackup | None, list[BackupRecord], list[str]]:
+    """The newest backup whose checksum verifies, the backups the store keeps (newest first), warnings."""
     from provisioner.backup import list_backups, verify_backup
     from provisioner.status import LastBackup
 
@@ -37,13 +38,13 @@ def last_from_store(store: Path, registry: str) -> tuple[LastBackup | None, int,
                     f"newer backup(s) {', '.join(failed)} failed verification (size or checksum mismatch): "
                     f"the last good backup is {record.id}"
                 )
-            return LastBackup(record.id, record.created_at, record.expires_at), len(records), warnings
+            return LastBackup(record.id, record.created_at, record.expires_at), records, warnings
         failed.append(record.id)
     if failed:
         warnings.append(
             f"no backup verifies: {', '.join(failed)} failed verification (size or checksum mismatch)"
         )
-    return None, len(records), warnings
+    return None, records, warnings
 
 
 def last_from_jenkins(target: HttpTarget, path: JobPath) -> tuple[LastBackup | None, list[str]]:

@@ -15,8 +15,6 @@ from provisioner.commands._source import DEFAULT_VALUES_PATH, add_policy_argumen
 from provisioner.commands._target import add_connection_arguments
 from provisioner.errors import ExitCode, UsageError
 
-ORDER = 70
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -63,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from provisioner.console.app import Console, create_app
+    from provisioner.console.app import create_app
     from provisioner.console.auth import parse_networks
+    from provisioner.console.service import Console
     from provisioner.console.setup import (
         NoFacts,
         load_access,

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         last, warnings = last_from_jenkins(target, path)
         kept = None
     else:
-        last, kept, warnings = last_from_store(args.store, args.registry)
+        last, records, warnings = last_from_store(args.store, args.registry)
+        kept = len(records)
     status = build_status(
         args.registry,
         settings,

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from provisioner.console.auth import Principal, csrf_ok, csrf_token
 from provisioner.console.checks import FIELDS, check_settings, form_values
+from provisioner.console.service import Console, Refused, loaded, registry_for, save_settings, signed_in
 from provisioner.console.web import BodyTooLarge, cross_site_problem, read_body
 from provisioner.status import format_when
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     import jinja2
     from fastapi import FastAPI
 
-    from provisioner.console.app import Console
     from provisioner.console.state import RegistrySource
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -124,7 +124,6 @@ def page_context(
 
 
 def add_page_routes(app: FastAPI, console: Console) -> None:
-    from provisioner.console.app import Refused, loaded, registry_for, save_settings, signed_in
 
     # The page of a registry per (registry, user, notice), while its document stays the same.
     pages: dict[tuple[str, Principal, str], tuple[object, bytes]] = {}
@@ -193,7 +192,6 @@ def add_page_routes(app: FastAPI, console: Console) -> None:
 
 
 async def _form(request: Request, forwarded_host: str | None) -> dict[str, str]:
-    from provisioner.console.app import Refused
 
     problem = cross_site_problem(request, forwarded_host)
     if problem is not None:

@@ -132,7 +132,7 @@ class StoreFacts:
         return self._cache.get(source.name, self._key(source), lambda: self._load(source.name))
 
     def _load(self, registry: str) -> Facts:
-        from provisioner.commands.status import last_from_store
+        from provisioner.last_backup import last_from_store
 
         last, records, warnings = last_from_store(self.store, registry)
         kept = tuple(Backup(r.id, r.created_at, r.expires_at) for r in records)
@@ -153,7 +153,7 @@ class JenkinsFacts:
         return self._cache.get(source.name, source.job.full_name, lambda: self._load(source))
 
     def _load(self, source: RegistrySource) -> Facts:
-        from provisioner.commands.status import last_from_jenkins
+        from provisioner.last_backup import last_from_jenkins
 
         last, warnings = last_from_jenkins(self.target, source.job)
         return Facts(last, None, tuple(warnings))

@@ -20,7 +20,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from provisioner.settings.model import BackupSettings
 from provisioner.settings.policy import DEFAULT_POLICY, Policy
-from provisioner.settings.values import FieldError, validate_values_text
+from provisioner.settings.strict_yaml import FieldError
+from provisioner.settings.values import validate_values_text
 from provisioner.upgrade.carry import (
     UpgradeError,
     compose_values,

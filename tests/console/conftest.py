@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.console.app import Console
 from provisioner.console.auth import parse_networks
+from provisioner.console.service import Console
 from tests.helpers.console import Site, make_site, serving, site_console
 from tests.helpers.gitrepo import git
 

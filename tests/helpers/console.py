@@ -14,7 +14,8 @@ from pathlib import Path
 
 import uvicorn
 
-from provisioner.console.app import Console, create_app
+from provisioner.console.app import create_app
+from provisioner.console.service import Console
 from provisioner.console.setup import source_from_repo
 from provisioner.console.state import StoreFacts
 from provisioner.settings.policy import DEFAULT_POLICY
