@@ -105,12 +105,22 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 def serve(app: Any, host: str, port: int) -> None:
     """Serve with uvicorn in this process until interrupted."""
+    import httptools  # noqa: F401  uvicorn's C HTTP parser: about twice the requests per second of h11
     import uvicorn
+    import uvloop  # noqa: F401  uvicorn's event loop on libuv
 
     if not ipaddress.ip_address(host).is_loopback:
         LOG.warning("the console listens on %s, not loopback: put the sign-in proxy in front of it", host)
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, server_header=False, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        http="httptools",
+        loop="uvloop",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="off",
     )
     LOG.info("console on http://%s:%d/registries", host if ":" not in host else f"[{host}]", port)
     uvicorn.Server(config).run()
