@@ -35,13 +35,22 @@ from provisioner.jobs.render import render_folder_config
 
 BIN = Path(sys.executable).parent
 SAMPLE = 20  # jobs whose live config.xml both tools must agree on
+JJB = fr.JJB  # JJB with one job per registry written out (what bench/ generated first)
+JJB_TEMPLATE = fr.JJB_TEMPLATE  # JJB as its users write it: one job-template, one project per registry
+TEMPLATE_EQUAL = "jjb template+projects: normalized config.xml equal to ours once JJB's comment is removed"
 
 
 class Bench:
     """One N and layout: the set-up and every scenario, on fresh repositories."""
 
     def __init__(
-        self, base: Path, count: int, folder_layout: bool, emulator: Emulator, launcher: Launcher
+        self,
+        base: Path,
+        count: int,
+        folder_layout: bool,
+        emulator: Emulator,
+        launcher: Launcher,
+        jjb: bool = True,
     ) -> None:
         self.base, self.count, self.folder_layout, self.emulator = base, count, folder_layout, emulator
         self.launcher = launcher
@@ -51,7 +60,9 @@ class Bench:
         self.registries = fs.make_registries(base, count, folder_layout=folder_layout)
         self.fleet = fs.write_fleet(base / "fleet.yaml", self.registries)
         self.fleet_v1 = fs.write_fleet(base / "fleet-v1.yaml", self.registries, ref="HEAD~1")
-        self.jobs_v1 = fs.write_jjb_jobs(base / "jobs-v1.yaml", self.registries)
+        if jjb:
+            self.jobs_v1 = fs.write_jjb_jobs(base / "jobs-v1.yaml", self.registries)
+            self.templates_v1 = fs.write_jjb_template_jobs(base / "templates-v1.yaml", self.registries)
         self.conf = fs.write_jjb_conf(base / "jjb.ini", emulator.url, USER, TOKEN)
         self.setup_seconds = time.perf_counter() - t0
         self.env = {
@@ -61,6 +72,9 @@ class Bench:
             "LC_ALL": "C.UTF-8",
         }
         self.ours_sample: dict[str, str] = {}
+        # one keep-alive connection for the floor, unless every answer is delayed (then as many
+        # connections as reconcile-all's default HTTP threads would not be enough to show the CPU)
+        self.floor_connections = 1 if not emulator.latency_ms else 16
 
     # ------------------------------------------------------------------------------------ runs
     def ours(self, scenario: str, workers: int, fleet: Path | None = None, keep: bool = True) -> Run:
@@ -71,12 +85,14 @@ class Bench:
             self.runs.append(run)
         return run
 
-    def jjb(self, scenario: str, workers: int, jobs: Path, cache: Path, keep: bool = True) -> Run:
+    def jjb(
+        self, scenario: str, workers: int, jobs: Path, cache: Path, keep: bool = True, tool: str = JJB
+    ) -> Run:
         """jenkins-jobs update with HOME and XDG_CACHE_HOME under ``cache`` (remove it: cold cache)."""
         cache.mkdir(parents=True, exist_ok=True)
         env = {**self.env, "HOME": str(cache), "XDG_CACHE_HOME": str(cache / ".cache")}
         argv = [str(BIN / "jenkins-jobs"), "--conf", str(self.conf), "update", "--workers", str(workers)]
-        run = self._measure("jjb", scenario, workers, [*argv, str(jobs)], env)
+        run = self._measure(tool, scenario, workers, [*argv, str(jobs)], env)
         if keep:
             self.runs.append(run)
         return run
@@ -136,6 +152,38 @@ class Bench:
         self.checks[label] = f"{good}/{min(SAMPLE, self.count)}"
 
     # ------------------------------------------------------------------------------- scenarios
+    def jjb_templates_cold(self, workers: int) -> Path:
+        """JJB with one job-template and a project per registry (v1, written at set-up), cold cache,
+        into an empty Jenkins; its live jobs are compared with ours."""
+        cache = self.base / "jjb-template-home"
+        self.emulator.reset(jobs=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        self.jjb("cold (cold cache)", workers, self.templates_v1, cache, tool=JJB_TEMPLATE)
+        self.counted("jjb template+projects cold created")
+        if self.ours_sample:
+            theirs = self.live_sample()
+            jobs = [r.full_name for r in self.registries[:SAMPLE]]
+            plain = {n: fs.without_jjb_magic(theirs[n]) for n in jobs}
+            same = sum(not fs.job_differences(plain[n], self.ours_sample[n]) for n in jobs)
+            self.checks[TEMPLATE_EQUAL] = f"{same}/{len(jobs)}"
+        return cache
+
+    def jjb_templates(self, workers: int, templates_v2: Path) -> None:
+        """The template variant's no-op (cold and warm cache) and change: with a warm cache (JJB posts
+        only jobs whose rendered XML changed and reads nothing) and with a cold cache (it posts every
+        job, checks nothing)."""
+        cache = self.base / "jjb-template-home"
+        shutil.rmtree(cache, ignore_errors=True)
+        self.jjb("no-op, cold cache", workers, self.templates_v1, cache, tool=JJB_TEMPLATE)
+        self.jjb("no-op, warm cache", workers, self.templates_v1, cache, tool=JJB_TEMPLATE)
+        self.jjb("change (warm cache)", workers, templates_v2, cache, tool=JJB_TEMPLATE)
+        self.schedules_applied("jjb template+projects change: sampled jobs carry the new schedule")
+        self.emulator.reset(jobs=True)
+        shutil.rmtree(cache, ignore_errors=True)
+        self.jjb("setup v1", workers, self.templates_v1, cache, keep=False, tool=JJB_TEMPLATE)
+        shutil.rmtree(cache, ignore_errors=True)
+        self.jjb("change (cold cache)", workers, templates_v2, cache, tool=JJB_TEMPLATE)
+
     def run_all(
         self, ours_workers: list[int], jjb_workers: list[int], smoke: bool, fixed: tuple[int, int] | None
     ) -> tuple[int, int]:
@@ -167,24 +215,40 @@ class Bench:
             shutil.rmtree(cache, ignore_errors=True)
             self.jjb("setup", 1, self.jobs_v1, cache, keep=False)
         shutil.rmtree(cache, ignore_errors=True)
-        best_jjb = fr.best(self.runs, "jjb", "cold")
+        best_jjb = fr.best(self.runs, JJB, "cold")
         jjb_w = fixed[1] if fixed else best_jjb.workers if best_jjb else jjb_workers[0]
         if smoke:
+            self.jjb_templates_cold(jjb_w)
             return ours_w, jjb_w
         self.jjb("no-op, cold cache", jjb_w, self.jobs_v1, cache)
         self.jjb("no-op, warm cache", jjb_w, self.jobs_v1, cache)
         fs.change_schedules(self.registries)  # a new commit in every repository
         jobs_v2 = fs.write_jjb_jobs(self.base / "jobs-v2.yaml", self.registries)
+        templates_v2 = fs.write_jjb_template_jobs(self.base / "templates-v2.yaml", self.registries)
         self.jjb("change (warm cache)", jjb_w, jobs_v2, cache)
         self.schedules_applied("jjb change: sampled jobs carry the new schedule")
+        self.jjb_templates_cold(jjb_w)
+        self.jjb_templates(jjb_w, templates_v2)
         emulator.reset(jobs=True)
         self.ours("setup v1", ours_w, self.fleet_v1, keep=False)
         self.checks["reconcile-all change POSTs"] = self.ours("change", ours_w).posts
         self.schedules_applied("reconcile-all change: sampled jobs carry the new schedule")
-        floor = FloorClient(emulator, render_folder_config("folder").encode())
+        floor = FloorClient(emulator, render_folder_config("folder").encode(), self.floor_connections)
         jobs = [FloorJob(r.full_name, fs.rendered_config(r).encode()) for r in self.registries]
-        self.runs += [floor.cold(jobs), floor.noop(jobs), floor.change(jobs)]
+        self.runs += [floor.cold(jobs), floor.noop(jobs), floor.change(jobs), floor.change_written(jobs)]
         return ours_w, jjb_w
+
+
+def scale(base: Path, count: int, emulator: Emulator, launcher: Launcher, workers: int) -> Bench:
+    """reconcile-all alone on a large fleet (flat): cold and no-op, no JJB, no floor."""
+    bench = Bench(base, count, False, emulator, launcher, jjb=False)
+    emulator.reset(jobs=True)
+    run = bench.ours("cold", workers)
+    bench.counted(f"reconcile-all cold w{workers} created")
+    if run.ok and not bench.all_created():
+        run.ok, run.note = False, "not every job created"
+    bench.checks["reconcile-all no-op POSTs"] = bench.ours("no-op", workers).posts
+    return bench
 
 
 def _tag(diff_line: str) -> str:
@@ -200,6 +264,8 @@ def smoke_failures(bench: Bench, count: int, layout: str) -> list[str]:
         failures.append(f"{where}: reconcile-all failed: {[r.note for r in ours if not r.ok]}")
     if bench.checks.get("reconcile-all no-op POSTs") != 0:
         failures.append(f"{where}: reconcile-all no-op made POSTs")
+    if bench.checks.get(TEMPLATE_EQUAL) != f"{SAMPLE}/{SAMPLE}":
+        failures.append(f"{where}: JJB's template jobs differ from ours: {bench.checks.get(TEMPLATE_EQUAL)}")
     if bench.checks.get("job_facts equal (ours vs JJB, live)") != f"{SAMPLE}/{SAMPLE}":
         failures.append(f"{where}: the tools' jobs differ: {bench.checks.get('job residual differences')}")
     expected = f"{count} jobs" + (f" + {count} folders" if layout == "folder" else "")
@@ -226,6 +292,16 @@ def main(argv: list[str] | None = None) -> int:
         "--jjb-workers", default="1,4,8,16", help="JJB --workers to try (cold; folder: 1 and 4)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="run everything R times, report medians")
+    parser.add_argument(
+        "--latency-ms",
+        default="0",
+        help="comma list: run everything against an emulator answering every request this much later",
+    )
+    parser.add_argument(
+        "--scale",
+        default="",
+        help="comma list of N for reconcile-all alone (flat, cold and no-op, no JJB), e.g. 10000",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument(
         "--smoke", action="store_true", help="N=100, correctness checks only, no results file"
@@ -241,26 +317,36 @@ def main(argv: list[str] | None = None) -> int:
     summary: list[fr.Row] = []
     failures: list[str] = []
     launcher = Launcher()  # first, while this process is small
-    emulator = Emulator()
-    try:
-        for count in sizes:
-            for layout in args.layouts.split(","):
-                benches: list[Bench] = []
-                fixed: tuple[int, int] | None = None
-                layout_jjb = jjb_workers if layout == "flat" or args.smoke else [1, 4]
+    for latency in [float(x) for x in args.latency_ms.split(",")]:
+        emulator = Emulator(latency)
+        try:
+            for count in sizes:
+                for layout in args.layouts.split(","):
+                    benches: list[Bench] = []
+                    fixed: tuple[int, int] | None = None
+                    layout_jjb = jjb_workers if layout == "flat" or args.smoke else [1, 4]
+                    for _ in range(repeat):
+                        with tempfile.TemporaryDirectory(prefix=f"bench-fleet-{count}-{layout}-") as tmp:
+                            bench = Bench(Path(tmp), count, layout == "folder", emulator, launcher)
+                            fixed = bench.run_all(ours_workers, layout_jjb, args.smoke, fixed)
+                            failures += smoke_failures(bench, count, layout)
+                            benches.append(bench)
+                    section, rows = fr.section(count, fr.layout_label(layout, latency), benches)
+                    print("\n".join(section), flush=True)
+                    body += section
+                    summary += rows
+            for count in [int(n) for n in args.scale.split(",") if n] if not args.smoke else []:
+                benches = []
                 for _ in range(repeat):
-                    with tempfile.TemporaryDirectory(prefix=f"bench-fleet-{count}-{layout}-") as tmp:
-                        bench = Bench(Path(tmp), count, layout == "folder", emulator, launcher)
-                        fixed = bench.run_all(ours_workers, layout_jjb, args.smoke, fixed)
-                        failures += smoke_failures(bench, count, layout)
-                        benches.append(bench)
-                section, rows = fr.section(count, layout, benches)
+                    with tempfile.TemporaryDirectory(prefix=f"bench-fleet-scale-{count}-") as tmp:
+                        benches.append(scale(Path(tmp), count, emulator, launcher, max(ours_workers)))
+                section, rows = fr.section(count, fr.layout_label("flat", latency), benches)
                 print("\n".join(section), flush=True)
                 body += section
                 summary += rows
-    finally:
-        emulator.stop()
-        launcher.stop()
+        finally:
+            emulator.stop()
+    launcher.stop()
     if failures:
         print("FAILED: " + "; ".join(failures), file=sys.stderr)
         return 1

@@ -44,10 +44,12 @@ class Run:
 
 
 class Emulator:
-    def __init__(self) -> None:
+    def __init__(self, latency_ms: float = 0.0) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.latency_ms = latency_ms
+        argv = [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--user", USER]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--user", USER, "--token", TOKEN],
+            [*argv, "--token", TOKEN, "--latency-ms", str(latency_ms)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -205,22 +207,22 @@ def _job_path(full_name: str) -> str:
 
 
 class FloorClient:
-    """The emulator alone: reconcile-all's request mix sent by one keep-alive http.client connection,
-    with no work between requests (no git, no rendering, no comparison)."""
+    """The emulator alone: reconcile-all's request mix with no work between requests (no git, no
+    rendering, no comparison). One listing, then each job's requests in order on keep-alive
+    http.client connections: one connection, or ``connections`` threads with one each (against a
+    delayed emulator, where a single connection would only measure the delay)."""
 
-    def __init__(self, emulator: Emulator, folder_config: bytes) -> None:
+    def __init__(self, emulator: Emulator, folder_config: bytes, connections: int = 1) -> None:
         self.emulator = emulator
         self.folder_config = folder_config
+        self.connections = connections
         host, port = emulator.url.split("//")[1].rstrip("/").split(":")
         self.address = (host, int(port))
         token = base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
         self.auth = {"Authorization": "Basic " + token}
 
-    def _timed(self, scenario: str, send: Callable[[Request], None]) -> Run:
-        self.emulator.reset()
+    def _requester(self) -> tuple[Request, http.client.HTTPConnection]:
         conn = http.client.HTTPConnection(*self.address)
-        cpu0 = self.emulator.cpu_seconds()
-        start = time.perf_counter()
 
         def request(method: str, path: str, body: bytes | None = None) -> None:
             headers = {**self.auth, "Content-Type": "text/xml"} if body is not None else self.auth
@@ -230,52 +232,73 @@ class FloorClient:
             if response.status >= 400:
                 raise RuntimeError(f"floor: {method} {path} -> {response.status}")
 
-        send(request)
+        return request, conn
+
+    def _timed(self, scenario: str, jobs: list[FloorJob], send: Callable[[Request, FloorJob], None]) -> Run:
+        self.emulator.reset()
+        cpu0 = self.emulator.cpu_seconds()
+        start = time.perf_counter()
+        first, conn = self._requester()
+        first("GET", "/api/json?tree=jobs%5Bname%5D")
+        if self.connections <= 1:
+            for job in jobs:
+                send(first, job)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            local = threading.local()
+
+            def one(job: FloorJob) -> None:
+                if not hasattr(local, "request"):
+                    local.request, local.conn = self._requester()
+                send(local.request, job)
+
+            with ThreadPoolExecutor(self.connections) as pool:
+                list(pool.map(one, jobs))
         wall = time.perf_counter() - start
         cpu = self.emulator.cpu_seconds() - cpu0
         conn.close()
         gets, posts = self.emulator.by_method()
-        return Run("emulator floor", scenario, 1, wall, 0, 0, gets, posts, True, server_cpu=cpu)
+        return Run(
+            "emulator floor", scenario, self.connections, wall, 0, 0, gets, posts, True, server_cpu=cpu
+        )
 
     def cold(self, jobs: Iterable[FloorJob]) -> Run:
         """Empty Jenkins: list, create each folder and job (createItem), read each job back."""
         self.emulator.reset(jobs=True)
-        jobs = list(jobs)
 
-        def send(request: Request) -> None:
-            request("GET", "/api/json?tree=jobs%5Bname%5D")
-            for job in jobs:
-                parent, _, name = job.full_name.rpartition("/")
-                if parent:
-                    request("POST", "/createItem?name=" + quote(parent), self.folder_config)
-                request(
-                    "POST",
-                    (_job_path(parent) if parent else "") + "/createItem?name=" + quote(name),
-                    job.config,
-                )
-                request("GET", _job_path(job.full_name) + "/config.xml")
+        def send(request: Request, job: FloorJob) -> None:
+            parent, _, name = job.full_name.rpartition("/")
+            if parent:
+                request("POST", "/createItem?name=" + quote(parent), self.folder_config)
+            request(
+                "POST", (_job_path(parent) if parent else "") + "/createItem?name=" + quote(name), job.config
+            )
+            request("GET", _job_path(job.full_name) + "/config.xml")
 
-        return self._timed("cold: list, create, read back", send)
+        return self._timed("cold: list, create, read back", list(jobs), send)
 
     def noop(self, jobs: Iterable[FloorJob]) -> Run:
-        jobs = list(jobs)
+        def send(request: Request, job: FloorJob) -> None:
+            request("GET", _job_path(job.full_name) + "/config.xml")
 
-        def send(request: Request) -> None:
-            request("GET", "/api/json?tree=jobs%5Bname%5D")
-            for job in jobs:
-                request("GET", _job_path(job.full_name) + "/config.xml")
-
-        return self._timed("no-op: list, read every config", send)
+        return self._timed("no-op: list, read every config", list(jobs), send)
 
     def change(self, jobs: Iterable[FloorJob]) -> Run:
-        jobs = list(jobs)
+        def send(request: Request, job: FloorJob) -> None:
+            path = _job_path(job.full_name) + "/config.xml"
+            request("GET", path)
+            request("POST", path, job.config)
+            request("GET", path)
 
-        def send(request: Request) -> None:
-            request("GET", "/api/json?tree=jobs%5Bname%5D")
-            for job in jobs:
-                path = _job_path(job.full_name) + "/config.xml"
-                request("GET", path)
-                request("POST", path, job.config)
-                request("GET", path)
+        return self._timed("change: list, read, write, read back", list(jobs), send)
 
-        return self._timed("change: list, read, write, read back", send)
+    def change_written(self, jobs: Iterable[FloorJob]) -> Run:
+        """A change that needs no read before the write (the listing told what was applied)."""
+
+        def send(request: Request, job: FloorJob) -> None:
+            path = _job_path(job.full_name) + "/config.xml"
+            request("POST", path, job.config)
+            request("GET", path)
+
+        return self._timed("change: list, write, read back", list(jobs), send)

@@ -19,7 +19,7 @@ import yaml
 from provisioner.gitsource import read_values_from_git
 from provisioner.jenkins.configxml import job_facts
 from provisioner.jobs.jobxml import diff_normalized, normalize_config
-from provisioner.jobs.render import render_job_config
+from provisioner.jobs.render import PARAM_EXPIRES, PARAM_REGISTRY, render_job_config
 from provisioner.settings.values import validate_values_text
 
 VALUES_PATH = "deploy-templates/values.yaml"
@@ -154,6 +154,65 @@ def write_jjb_jobs(path: Path, registries: list[Registry], ref: str = "HEAD") ->
         if registry.folder:
             documents.append({"job": {"name": registry.folder, "project-type": "folder"}})
         documents.append(jjb_job(registry, rendered_config(registry, ref)))
+    path.write_text(yaml.safe_dump(documents, sort_keys=False, width=10_000), encoding="utf-8")
+    return path
+
+
+def _template_fields(config_xml: str) -> dict[str, object]:
+    """What differs between two registries' jobs: the job template's variables."""
+    facts = job_facts(config_xml)
+    (spec,) = facts.trigger_specs
+    values = dict(facts.parameters)
+    return {
+        "description": _escape(facts.description),  # project variables are formatted too
+        "disabled": facts.disabled,
+        "registry": values[PARAM_REGISTRY],
+        "expires-hours": values[PARAM_EXPIRES],
+        "spec": spec,
+    }
+
+
+def write_jjb_template_jobs(path: Path, registries: list[Registry], ref: str = "HEAD") -> Path:
+    """The JJB jobs file the way JJB users write it: one ``job-template`` (pipeline, parameters,
+    ``timed`` trigger; plus a ``folder`` template for the folder layout) and one ``project`` per
+    registry giving the template's variables. Expands to the same jobs as :func:`write_jjb_jobs`."""
+    first = jjb_job(registries[0], rendered_config(registries[0], ref))["job"]
+    assert isinstance(first, dict)
+    parameters = first["parameters"]
+    assert isinstance(parameters, list)
+    template: dict[str, object] = {
+        "name": "{folder-prefix}{job-name}",
+        "project-type": "pipeline",
+        "description": "{description}",
+        "disabled": "{obj:disabled}",
+        "concurrent": first["concurrent"],
+        "sandbox": first["sandbox"],
+        "dsl": first["dsl"],
+        "parameters": [
+            {"string": {**p["string"], "default": "{" + ("registry" if i == 0 else "expires-hours") + "}"}}
+            for i, p in enumerate(parameters)
+        ],
+        "properties": first["properties"],
+        "triggers": [{"timed": "{spec}"}],
+    }
+    assert [p["string"]["name"] for p in parameters] == [PARAM_REGISTRY, PARAM_EXPIRES]
+    documents: list[dict[str, object]] = [{"job-template": template}]
+    if any(r.folder for r in registries):
+        documents.append({"job-template": {"name": "{folder}", "project-type": "folder"}})
+    for registry in registries:
+        fields = _template_fields(rendered_config(registry, ref))
+        jobs: list[str] = ["{folder-prefix}{job-name}"]
+        project: dict[str, object] = {
+            "name": registry.name,
+            "job-name": registry.job_name,
+            "folder-prefix": f"{registry.folder}/" if registry.folder else "",
+            **fields,
+        }
+        if registry.folder:
+            project["folder"] = registry.folder
+            jobs.insert(0, "{folder}")
+        project["jobs"] = jobs
+        documents.append({"project": project})
     path.write_text(yaml.safe_dump(documents, sort_keys=False, width=10_000), encoding="utf-8")
     return path
 

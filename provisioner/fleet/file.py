@@ -37,6 +37,8 @@ from provisioner.settings.strict_yaml import (
 ENTRY_KEYS = ("name", "repo", "ref", "valuesPath", "folder", "jobName")
 REQUIRED_KEYS = ("name", "repo")
 MAX_REGISTRIES = 10_000
+# A fleet entry is 60-1000 bytes (names, paths, folder, job name): room for MAX_REGISTRIES long ones.
+MAX_FLEET_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def parse_fleet(text: str, path: Path) -> list[FleetEntry]:
     """The entries of a fleet file's text; FleetError listing every problem."""
     problems = _Problems()
     try:
-        root = compose_strict(text, what=str(path))
+        root = compose_strict(text, what=str(path), max_bytes=MAX_FLEET_BYTES)
     except YamlError as exc:
         problems.add(None, exc.message, line=exc.line)
         raise FleetError(path, problems) from exc
@@ -202,4 +204,4 @@ def parse_fleet(text: str, path: Path) -> list[FleetEntry]:
 
 
 def load_fleet(path: Path) -> list[FleetEntry]:
-    return parse_fleet(read_yaml_file(path, "fleet file"), path)
+    return parse_fleet(read_yaml_file(path, "fleet file", max_bytes=MAX_FLEET_BYTES), path)

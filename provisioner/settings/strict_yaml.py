@@ -35,14 +35,14 @@ BOOL = "tag:yaml.org,2002:bool"
 NULL = "tag:yaml.org,2002:null"
 
 
-def read_yaml_file(path: Path, what: str) -> str:
-    """At most MAX_VALUES_BYTES + 1 bytes of a file (compose_strict reports the excess), as text;
+def read_yaml_file(path: Path, what: str, max_bytes: int = MAX_VALUES_BYTES) -> str:
+    """At most ``max_bytes`` + 1 bytes of a file (compose_strict reports the excess), as text;
     undecodable bytes survive as lone surrogates, which compose_strict reports with their line."""
     from provisioner.errors import UsageError
 
     try:
         with path.open("rb") as handle:
-            data = handle.read(MAX_VALUES_BYTES + 1)
+            data = handle.read(max_bytes + 1)
     except FileNotFoundError as exc:
         raise UsageError(f"{what} not found: {path}") from exc
     except IsADirectoryError as exc:
@@ -66,11 +66,11 @@ def line_of(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-def compose_strict(text: str, *, what: str = "values.yaml") -> Node | None:
-    """Parse one YAML document into nodes; None for an empty document."""
+def compose_strict(text: str, *, what: str = "values.yaml", max_bytes: int = MAX_VALUES_BYTES) -> Node | None:
+    """Parse one YAML document of at most ``max_bytes`` into nodes; None for an empty document."""
     size = len(text.encode("utf-8", "surrogateescape"))
-    if size > MAX_VALUES_BYTES:
-        raise YamlError(f"{what} is {size} bytes, larger than the 1 MiB limit", None)
+    if size > max_bytes:
+        raise YamlError(f"{what} is {size} bytes, larger than the {max_bytes // 1024**2} MiB limit", None)
     bad = _SURROGATE.search(text)
     if bad is not None:  # undecodable bytes, kept as lone surrogates by the reader of the file
         raise YamlError(f"{what} is not valid UTF-8 text", text.count("\n", 0, bad.start()) + 1)

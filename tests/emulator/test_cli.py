@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jenkins
@@ -62,6 +64,36 @@ def test_cli_no_csrf_plain() -> None:
         client = jenkins.Jenkins(url, timeout=10)
         client.create_job("a", pipeline())
         assert client.get_job_config("a") == pipeline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_cli_latency_delays_every_jenkins_request_and_they_overlap() -> None:
+    """--latency-ms: each Jenkins request waits that long; concurrent ones wait at the same time
+    (a Jenkins across a network), the /_emulator/ control endpoints do not wait."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--no-csrf", "--latency-ms", "200"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        start = time.perf_counter()
+        requests.get(url + "_emulator/stats", timeout=10).raise_for_status()
+        assert time.perf_counter() - start < 0.15
+        start = time.perf_counter()
+        assert requests.get(url + "api/json", timeout=10).status_code == 200
+        assert time.perf_counter() - start >= 0.2
+        start = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda _: requests.get(url + "api/json", timeout=10).status_code, range(4)))
+        assert codes == [200] * 4
+        assert 0.2 <= time.perf_counter() - start < 0.6  # overlapping, not 4 x 0.2 s
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner.fleet.file import FleetError, parse_fleet
+from provisioner.fleet.file import MAX_FLEET_BYTES, MAX_REGISTRIES, FleetError, load_fleet, parse_fleet
 from tests.helpers.fleet import Run
 from tests.jenkins_emulator import JenkinsEmulator
 
@@ -126,3 +126,31 @@ def test_invalid_fleet_file_contacts_nobody(run_cli: Run, jenkins: JenkinsEmulat
     assert jenkins.count() == 0
     missing = run_cli("reconcile-all", "--fleet", str(fleet_dir / "nope.yaml"), "--jenkins-url", jenkins.url)
     assert missing.code == 2 and "fleet file not found" in missing.err
+
+
+def _long_fleet(count: int) -> str:
+    """``count`` entries with folder and job name, as a large fleet writes them (about 150 bytes each)."""
+    return "registries:\n" + "".join(
+        f"  - name: registry-{i:05d}\n    repo: registries/registry-{i:05d}\n    ref: main\n"
+        f"    folder: backups/registry-{i:05d}\n    jobName: Create-registry-backup\n"
+        for i in range(count)
+    )
+
+
+def test_ten_thousand_registries_fit_although_the_file_is_over_one_mib(tmp_path: Path) -> None:
+    text = _long_fleet(MAX_REGISTRIES)
+    assert len(text.encode()) > 1024 * 1024
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text, encoding="utf-8")
+    entries = load_fleet(path)
+    assert len(entries) == MAX_REGISTRIES
+    assert entries[-1].job.full_name == "backups/registry-09999/Create-registry-backup"
+
+
+def test_more_registries_or_bytes_than_the_limits_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(FleetError, match=f"more than {MAX_REGISTRIES} registries"):
+        parse_fleet(_long_fleet(MAX_REGISTRIES + 1), tmp_path / "fleet.yaml")
+    path = tmp_path / "huge.yaml"
+    path.write_text("registries:\n" + "#" * MAX_FLEET_BYTES + "\n", encoding="utf-8")
+    with pytest.raises(FleetError, match="larger than the 16 MiB limit"):
+        load_fleet(path)

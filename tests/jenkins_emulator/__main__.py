@@ -1,4 +1,5 @@
 """``python -m tests.jenkins_emulator --port 0 [--no-csrf] [--user U --password P --token T] [--realistic]``
+``[--latency-ms MS]``
 
 Prints ``URL http://127.0.0.1:PORT/`` (flushed) and serves until SIGTERM/SIGINT.
 Secrets can also come from the environment: EMULATOR_PASSWORD, EMULATOR_TOKEN.
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     realism.add_argument("--plain", dest="realistic", action="store_false", help="store config.xml as posted")
     parser.add_argument("--anonymous-read", action="store_true")
     parser.add_argument("--jenkins-version", default="2.479.1")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="answer every request this much later (a Jenkins across a network; benchmarks)",
+    )
     args = parser.parse_args(argv)
 
     users: dict[str, str] = {}
@@ -57,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         version=args.jenkins_version,
         host=args.host,
         port=args.port,
+        latency=args.latency_ms / 1000,
     )
     stop = threading.Event()
 

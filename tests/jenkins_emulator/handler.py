@@ -118,6 +118,8 @@ class Handler(BaseHTTPRequestHandler):
         if raw_path.startswith("/_emulator/"):
             self._send(emu.control(method, raw_path, query))
             return
+        if emu.latency:
+            time.sleep(emu.latency)
         # Requests are recorded *before* the response is written, so a client that has its answer
         # always sees it counted.
         injected = emu.take_injection(raw_path) if emu.has_injections else None

@@ -62,7 +62,7 @@ class JenkinsEmulator:
 
     Security is on when ``users`` or ``api_tokens`` is non-empty. Every attribute below that is not
     a method can be changed while serving (read per request): ``csrf``, ``anonymous_read``,
-    ``token_crumb_exempt``, ``users``, ``api_tokens``, ``read_only_users``.
+    ``token_crumb_exempt``, ``users``, ``api_tokens``, ``read_only_users``, ``latency``.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class JenkinsEmulator:
         read_only_users: Iterable[str] = (),
         host: str = "127.0.0.1",
         port: int = 0,
+        latency: float = 0.0,
     ) -> None:
         self.users: dict[str, str] = dict(users or {})
         self.api_tokens: dict[str, str] = dict(api_tokens or {})
@@ -88,6 +89,9 @@ class JenkinsEmulator:
         self.version = version
         self.token_crumb_exempt = token_crumb_exempt
         self.read_only_users = set(read_only_users)
+        # Seconds every Jenkins request waits before it is answered (a Jenkins across a network);
+        # the /_emulator/ control endpoints are never delayed.
+        self.latency = latency
         self.tree = ItemTree(
             realistic=realistic,
             drop_invalid_triggers=realistic if drop_invalid_triggers is None else drop_invalid_triggers,
