@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     command = shlex.join(["python", "bench/bench_fleet.py", *(sys.argv[1:] if argv is None else argv)])
-    sizes = [100] if args.smoke else [int(s) for s in args.sizes.split(",")]
+    sizes = [100] if args.smoke else [int(s) for s in args.sizes.split(",") if s]
     ours_workers = [16] if args.smoke else [int(w) for w in args.ours_workers.split(",")]
     jjb_workers = [1] if args.smoke else [int(w) for w in args.jjb_workers.split(",")]
     repeat = 1 if args.smoke else max(1, args.repeat)

@@ -114,6 +114,59 @@ def last_change(commit: Any, path: str) -> Any:
         current = same
 
 
+class GitRepository:
+    """One opened repository: the values file and the ancestry question answered with one open
+    (opening costs about as much as reading the blob: a fleet plans thousands of registries)."""
+
+    def __init__(self, repo_dir: Path) -> None:
+        self.repo_dir = repo_dir
+        self._repo = _open_repo(repo_dir)
+
+    def __enter__(self) -> GitRepository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._repo.free()
+
+    def read_values(self, ref: str = "HEAD", values_path: str = DEFAULT_VALUES_PATH) -> ValuesSource:
+        """``values_path`` from the tree of ``ref``, with the last commit that changed it."""
+        import pygit2
+
+        path = _check_values_path(values_path)
+        repo, repo_dir = self._repo, self.repo_dir
+        try:
+            commit = _resolve(repo, ref, repo_dir)
+            short = str(commit.id)[:12]
+            try:
+                entry = commit.tree[path]
+            except KeyError as exc:
+                raise UsageError(f"{path} not found at {ref} ({short}) in {repo_dir}") from exc
+            if entry.type != pygit2.enums.ObjectType.BLOB:
+                raise UsageError(f"{path} at {ref} is not a file")
+            data = _read_capped(repo, entry.id, f"{path} at {ref} ({short}) in {repo_dir}")
+            last = last_change(commit, path)
+            author = Author(name=str(last.author.name or ""), email=str(last.author.email or ""))
+            return ValuesSource(text=_decode(data), path=path, commit=str(last.id), author=author)
+        except pygit2.GitError as exc:  # a damaged commit or tree on the way (the blob: _read_capped)
+            raise UsageError(
+                f"cannot read {path} at {ref} in {repo_dir}: corrupt git object ({exc})"
+            ) from exc
+
+    def is_ancestor(self, older: str, newer: str) -> bool | None:
+        """Whether commit ``older`` is an ancestor of (or equal to) ``newer``; None if either is unknown."""
+        import pygit2
+
+        repo = self._repo
+        try:
+            old_commit = repo.revparse_single(older).peel(pygit2.Commit)
+            new_commit = repo.revparse_single(newer).peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            return None
+        if old_commit.id == new_commit.id:
+            return True
+        return bool(repo.descendant_of(new_commit.id, old_commit.id))
+
+
 def read_values_from_git(
     repo_dir: Path, ref: str = "HEAD", values_path: str = DEFAULT_VALUES_PATH
 ) -> ValuesSource:
@@ -122,27 +175,9 @@ def read_values_from_git(
     In-process (libgit2): no git subprocess, so a fleet of a thousand repositories reads in well
     under a second instead of spawning thousands of processes.
     """
-    import pygit2
-
-    path = _check_values_path(values_path)
-    repo = _open_repo(repo_dir)
-    try:
-        commit = _resolve(repo, ref, repo_dir)
-        short = str(commit.id)[:12]
-        try:
-            entry = commit.tree[path]
-        except KeyError as exc:
-            raise UsageError(f"{path} not found at {ref} ({short}) in {repo_dir}") from exc
-        if entry.type != pygit2.enums.ObjectType.BLOB:
-            raise UsageError(f"{path} at {ref} is not a file")
-        data = _read_capped(repo, entry.id, f"{path} at {ref} ({short}) in {repo_dir}")
-        last = last_change(commit, path)
-        author = Author(name=str(last.author.name or ""), email=str(last.author.email or ""))
-        return ValuesSource(text=_decode(data), path=path, commit=str(last.id), author=author)
-    except pygit2.GitError as exc:  # a damaged commit or tree on the way (the blob: _read_capped)
-        raise UsageError(f"cannot read {path} at {ref} in {repo_dir}: corrupt git object ({exc})") from exc
-    finally:
-        repo.free()
+    _check_values_path(values_path)
+    with GitRepository(repo_dir) as repo:
+        return repo.read_values(ref, values_path)
 
 
 def _read_capped(repo: Any, blob_id: Any, where: str) -> bytes:
@@ -167,20 +202,8 @@ def _read_capped(repo: Any, blob_id: Any, where: str) -> bytes:
 
 def is_ancestor(repo_dir: Path, older: str, newer: str) -> bool | None:
     """Whether commit ``older`` is an ancestor of (or equal to) ``newer``; None if either is unknown."""
-    import pygit2
-
-    repo = _open_repo(repo_dir)
-    try:
-        try:
-            old_commit = repo.revparse_single(older).peel(pygit2.Commit)
-            new_commit = repo.revparse_single(newer).peel(pygit2.Commit)
-        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
-            return None
-        if old_commit.id == new_commit.id:
-            return True
-        return bool(repo.descendant_of(new_commit.id, old_commit.id))
-    finally:
-        repo.free()
+    with GitRepository(repo_dir) as repo:
+        return repo.is_ancestor(older, newer)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -90,30 +90,37 @@ def plan_entry(
 
     No Jenkins I/O, so it runs in a worker process as well as in a thread.
     """
-    from provisioner.gitsource import read_values_from_git
-    from provisioner.jobs.reconcile import git_ancestry, plan_reconcile
+    from provisioner.gitsource import GitRepository
+    from provisioner.jobs.reconcile import plan_reconcile
     from provisioner.settings.values import validate_values_text
 
     try:
-        source = read_values_from_git(entry.repo, entry.ref, entry.values_path)
+        repo = GitRepository(entry.repo)  # one open for the read and the ancestry check
     except ProvisionerError as exc:
         return RegistryOutcome(entry, None, None, "source", exc.message)
-    validation = validate_values_text(source.text, policy)
-    if validation.settings is None:
-        return RegistryOutcome(entry, None, None, "settings", _settings_error(source.path, validation.errors))
-    request = ReconcileRequest(
-        registry=entry.name,
-        settings=validation.settings,
-        source=source,
-        job=entry.job,
-        dry_run=dry_run,
-        repo_dir=entry.repo,
-        jobs=policy.jobs,
-    )
-    try:
-        return Planned(request, plan_reconcile(request, live_xml, git_ancestry(entry.repo)))
-    except JenkinsFailure as exc:  # a job we must not touch (not managed, another registry's)
-        return RegistryOutcome(entry, request, None, "jenkins", exc.message)
+    with repo:
+        try:
+            source = repo.read_values(entry.ref, entry.values_path)
+        except ProvisionerError as exc:
+            return RegistryOutcome(entry, None, None, "source", exc.message)
+        validation = validate_values_text(source.text, policy)
+        if validation.settings is None:
+            return RegistryOutcome(
+                entry, None, None, "settings", _settings_error(source.path, validation.errors)
+            )
+        request = ReconcileRequest(
+            registry=entry.name,
+            settings=validation.settings,
+            source=source,
+            job=entry.job,
+            dry_run=dry_run,
+            repo_dir=entry.repo,
+            jobs=policy.jobs,
+        )
+        try:
+            return Planned(request, plan_reconcile(request, live_xml, repo.is_ancestor))
+        except JenkinsFailure as exc:  # a job we must not touch (not managed, another registry's)
+            return RegistryOutcome(entry, request, None, "jenkins", exc.message)
 
 
 def plan_batch(

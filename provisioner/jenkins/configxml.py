@@ -56,5 +56,3 @@ def job_facts(xml: str | bytes) -> JobFacts:
         parameters=tuple(params),
         description=root.findtext("description") or "",
     )
-
-
