@@ -43,7 +43,11 @@ class JobFacts:
 
 
 def job_facts(xml: str | bytes) -> JobFacts:
-    root = parse_config(xml)
+    return element_facts(parse_config(xml))
+
+
+def element_facts(root: ET.Element) -> JobFacts:
+    """:func:`job_facts` of an already parsed config.xml."""
     params: list[tuple[str, str]] = []
     for prop in root.iter(PARAMS_PROPERTY):
         for definition in prop.iter():

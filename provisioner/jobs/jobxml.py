@@ -16,6 +16,7 @@ The normalized form is an indented text, one element per line, which is also wha
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import xml.etree.ElementTree as ET
 from json.encoder import encode_basestring  # json.dumps(str, ensure_ascii=False), without its overhead
@@ -54,10 +55,10 @@ def _key(elem: ET.Element) -> str:
     return elem.get("class") or elem.tag
 
 
-def _canonical(elem: ET.Element, level: int, out: list[str]) -> None:
+def _canonical(elem: ET.Element, level: int, out: list[str], skip: ET.Element | None = None) -> None:
     attrs = {k: v for k, v in elem.attrib.items() if k != "plugin"}
     attr_text = "".join(f" {k}={encode_basestring(v)}" for k, v in sorted(attrs.items()))
-    children = list(elem)
+    children = [child for child in elem if child is not skip]
     present = {child.tag for child in children}
     defaults = [(name, value) for name, value in _DEFAULTS.get(_key(elem), ()) if name not in present]
     indent = "  " * level
@@ -81,9 +82,26 @@ def _canonical(elem: ET.Element, level: int, out: list[str]) -> None:
 
 def normalize_config(xml: str | bytes) -> str:
     """The meaning of a config.xml as indented text: equal texts mean equal jobs."""
+    return normalize_element(parse_config(xml))
+
+
+def normalize_element(root: ET.Element) -> str:
+    """:func:`normalize_config` of an already parsed config.xml."""
     lines: list[str] = []
-    _canonical(parse_config(xml), 0, lines)
+    _canonical(root, 0, lines)
     return "\n".join(lines) + "\n"
+
+
+def body_digest(root: ET.Element, description: str) -> str:
+    """``n1-sha256:<hex>`` of the normalized config.xml without its description, and of
+    ``description`` (the description without the line that records this digest). Recorded in the
+    description when the job is applied, a later run can tell the live job still is what was applied
+    without rendering it again; an edit of either part, the applied record included, changes it.
+    ``n1`` names this normalization (a new one must not match)."""
+    lines: list[str] = []
+    _canonical(root, 0, lines, skip=root.find("description"))
+    lines.append(encode_basestring(description))
+    return "n1-sha256:" + hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def diff_normalized(old: str, new: str, *, old_label: str = "live", new_label: str = "rendered") -> str:

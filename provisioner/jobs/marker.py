@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 MANAGED_MARKER = "Managed by registry-backup-provisioner"
 FINGERPRINT_PREFIX = "provisioner-fingerprint: "
+DIGEST_PREFIX = "provisioner-digest: "
 APPLIED_PREFIX = "provisioner-applied: "
 MARKER_VERSION = 1
 
@@ -73,7 +74,10 @@ def job_description(
     source: ValuesSource | None,
     template: str,
     jobs: JobOptions,
+    digest: str | None = None,
 ) -> str:
+    """The description: what the job is, the digest of the rest of the job as rendered (see
+    :func:`provisioner.jobs.jobxml.body_digest`) and, last, the record of what was applied."""
     marker = applied_marker(
         settings, registry=registry, job_full_name=job_full_name, source=source, template=template, jobs=jobs
     )
@@ -89,11 +93,19 @@ def job_description(
         lines.append(f"Source: {_one_line(source.path)} at commit {source.commit} by {who}")
     elif source is not None:
         lines.append(f"Source: {_one_line(source.path)} (not from git)")
+    if digest is not None:
+        lines.append(DIGEST_PREFIX + _one_line(digest))
     lines.append(FINGERPRINT_PREFIX + fingerprint(settings))
     lines.append(
         APPLIED_PREFIX + json.dumps(marker, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     )
     return "\n".join(lines)
+
+
+def without_digest(description: str) -> str:
+    """The description without its digest line (what :func:`provisioner.jobs.jobxml.body_digest`
+    covers of it)."""
+    return "\n".join(line for line in description.split("\n") if not line.startswith(DIGEST_PREFIX))
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,7 @@ class AppliedMarker:
     settings: BackupSettings | None = None
     template: str | None = None
     jobs: JobOptions | None = None  # the policy's job options it was rendered with (None: unknown)
+    digest: str | None = None  # body_digest when applied (None: applied by a version without it)
 
 
 def _settings_from_json(data: Any) -> BackupSettings | None:
@@ -187,9 +200,11 @@ def read_marker(description: str) -> AppliedMarker:
     author_json = None
     if isinstance(author, dict) and all(isinstance(author.get(k), str) for k in ("name", "email")):
         author_json = {"name": str(author["name"]), "email": str(author["email"])}
+    digests = [line for line in lines if line.startswith(DIGEST_PREFIX)]
     return AppliedMarker(
         managed=True,
         valid=True,
+        digest=digests[-1][len(DIGEST_PREFIX) :] if digests else None,
         registry=_optional_str(record.get("registry")),
         job=_optional_str(record.get("job")),
         path=_optional_str(record.get("path")),

@@ -12,17 +12,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from provisioner.errors import JenkinsFailure
 from provisioner.gitsource import Author, ValuesSource
-from provisioner.jenkins.configxml import ConfigXmlError, job_facts
+from provisioner.jenkins.configxml import ConfigXmlError, element_facts, job_facts, parse_config
 from provisioner.jenkins.target import JobAlreadyExists, JobPath, JobTarget
-from provisioner.jobs.jobxml import diff_normalized, normalize_config
-from provisioner.jobs.marker import AppliedMarker, read_marker
-from provisioner.jobs.render import render_job_config, template_version
+from provisioner.jobs.jobxml import body_digest, diff_normalized, normalize_element
+from provisioner.jobs.marker import AppliedMarker, job_description, read_marker, without_digest
+from provisioner.jobs.render import RenderedJob, render_job, template_version
 from provisioner.settings.model import BackupSettings
 from provisioner.settings.policy import DEFAULT_JOB_OPTIONS, JobOptions
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 LOG = logging.getLogger("provisioner")
 
@@ -81,7 +84,7 @@ class ReconcileResult:
 @dataclass(frozen=True)
 class Plan:
     action: Action
-    desired_xml: str
+    desired_xml: str | None  # None: not rendered (the live job was found to be it by its digest)
     drift: bool
     stale: bool
     diff: str | None
@@ -99,54 +102,103 @@ def _changes(old: BackupSettings | None, new: BackupSettings) -> dict[str, list[
     }
 
 
-def _applied_render(marker: AppliedMarker, request: ReconcileRequest) -> str | None:
-    """The job as the marker says it was applied, rendered again (None when that cannot be judged)."""
+@dataclass(frozen=True)
+class _RenderInputs:
+    """Everything a job's config.xml is rendered from (the templates aside)."""
+
+    settings: BackupSettings
+    registry: str
+    job_full_name: str
+    source: ValuesSource | None
+    jobs: JobOptions
+    template: str  # template_version(), looked up once per plan
+
+    def render(self) -> RenderedJob:
+        return render_job(
+            self.settings,
+            registry=self.registry,
+            job_full_name=self.job_full_name,
+            source=self.source,
+            jobs=self.jobs,
+            template=self.template,
+        )
+
+    def description(self, digest: str) -> str:
+        return job_description(
+            self.settings,
+            registry=self.registry,
+            job_full_name=self.job_full_name,
+            source=self.source,
+            template=self.template,
+            jobs=self.jobs,
+            digest=digest,
+        )
+
+
+def _applied_inputs(marker: AppliedMarker, desired: _RenderInputs) -> _RenderInputs | None:
+    """What the marker says the job was rendered from (None when that cannot be judged); what it
+    does not say is taken from ``desired``."""
     if (
         not marker.valid
         or marker.settings is None
         or marker.jobs is None
-        or marker.template != template_version()
+        or marker.template != desired.template
     ):
         return None
     source = None
     if marker.path is not None:
         author = Author(**marker.author) if marker.author is not None else None
         source = ValuesSource(text="", path=marker.path, commit=marker.commit, author=author)
-    return render_job_config(
-        marker.settings,
-        registry=marker.registry or request.registry,
-        job_full_name=marker.job or request.job.full_name,
-        source=source,
-        jobs=marker.jobs,
-    )
+    job = marker.job or desired.job_full_name
+    registry = marker.registry or desired.registry
+    return _RenderInputs(marker.settings, registry, job, source, marker.jobs, desired.template)
+
+
+def _as_applied(live: ET.Element, description: str, marker: AppliedMarker, inputs: _RenderInputs) -> bool:
+    """Whether the live job is still the one ``inputs`` render to, judged without rendering: its
+    description is the one they give, and the rest still has the digest recorded when it was applied
+    (together they see any edit made in Jenkins; a job without a digest is judged by rendering)."""
+    if marker.digest is None:
+        return False
+    if description != inputs.description(marker.digest):
+        return False
+    return body_digest(live, without_digest(description)) == marker.digest
+
+
+def _drift(live: ET.Element, live_norm: str, marker: AppliedMarker, desired: _RenderInputs) -> bool:
+    """Whether the live job differs from what the provisioner last applied to it."""
+    if not marker.valid:
+        return True
+    inputs = _applied_inputs(marker, desired)
+    if inputs is None:
+        return False  # applied by other templates: not judged
+    if _as_applied(live, element_facts(live).description, marker, inputs):
+        return False
+    return normalize_element(inputs.render().root) != live_norm
 
 
 def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: Ancestry | None) -> Plan:
     """Decide what to do. Raises JenkinsFailure for a job we must not touch."""
     name = request.job.full_name
-    desired = render_job_config(
-        request.settings,
-        registry=request.registry,
-        job_full_name=name,
-        source=request.source,
-        jobs=request.jobs,
-    )
-    desired_norm = normalize_config(desired)
+    template = template_version()  # once: it looks at the template files
+    wanted = _RenderInputs(request.settings, request.registry, name, request.source, request.jobs, template)
     if live_xml is None:
+        desired = wanted.render()
         return Plan(
             "created",
-            desired,
+            desired.xml,
             False,
             False,
-            diff_normalized("", desired_norm, old_label="(no job)"),
+            diff_normalized("", normalize_element(desired.root), old_label="(no job)"),
             _changes(None, request.settings),
             (),
         )
     try:
-        live_norm = normalize_config(live_xml)
-        marker = read_marker(job_facts(live_xml).description)
+        live = parse_config(live_xml)
     except ConfigXmlError as exc:
         raise JenkinsFailure(f"job {name} exists but its config.xml cannot be read: {exc}") from exc
+    description = element_facts(live).description
+    marker = read_marker(description)
     if not marker.managed:
         raise JenkinsFailure(
             f"job {name} exists but is not managed by registry-backup-provisioner (no marker in its "
@@ -157,11 +209,17 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
             f"job {name} is managed for registry {marker.registry!r}, not {request.registry!r}; "
             "refusing to overwrite it (pass --job-name)"
         )
-    warnings: list[str] = []
+    # Cheapest first: the live job is what these very inputs render to (so unchanged, no drift, not
+    # stale) when its description is the one they give and the rest still has the recorded digest.
+    if marker.valid and _as_applied(live, description, marker, wanted):
+        return Plan("unchanged", None, False, False, None, {}, ())
+    desired = wanted.render()
+    desired_norm = normalize_element(desired.root)
+    live_norm = normalize_element(live)
     # Live equal to desired means the live marker is the desired one, so what it says was applied
-    # renders to the live job: no drift, and no second render (a fleet no-op renders each job once).
-    applied = None if live_norm == desired_norm else _applied_render(marker, request)
-    drift = not marker.valid or (applied is not None and normalize_config(applied) != live_norm)
+    # renders to the live job: no drift, and no second render.
+    drift = _drift(live, live_norm, marker, wanted) if live_norm != desired_norm else not marker.valid
+    warnings: list[str] = []
     if drift:
         warnings.append(f"drift: job {name} was changed in Jenkins since the provisioner applied it")
     changes = _changes(marker.settings, request.settings)
@@ -181,12 +239,11 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
                 f"know (history rewritten?); applying {commit[:12]} anyway"
             )
     if stale:
-        return Plan("unchanged", desired, drift, True, None, {}, tuple(warnings))
+        return Plan("unchanged", desired.xml, drift, True, None, {}, tuple(warnings))
     if live_norm == desired_norm:
-        return Plan("unchanged", desired, drift, False, None, {}, tuple(warnings))
-    return Plan(
-        "updated", desired, drift, False, diff_normalized(live_norm, desired_norm), changes, tuple(warnings)
-    )
+        return Plan("unchanged", desired.xml, drift, False, None, {}, tuple(warnings))
+    diff = diff_normalized(live_norm, desired_norm)
+    return Plan("updated", desired.xml, drift, False, diff, changes, tuple(warnings))
 
 
 def verify_read_back(name: str, desired_xml: str, live_xml: str | None) -> None:
@@ -254,6 +311,7 @@ def apply_plan(target: JobTarget, request: ReconcileRequest, plan: Plan) -> Reco
 
 def _write(target: JobTarget, request: ReconcileRequest, plan: Plan) -> None:
     name = request.job.full_name
+    assert plan.desired_xml is not None  # rendered for every job to create or update
     if plan.action == "created":
         target.create_job(request.job, plan.desired_xml)
     else:

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provisioner.errors import ProvisionerError
-from provisioner.jobs.marker import job_description
+from provisioner.jobs.marker import DIGEST_PREFIX, job_description, without_digest
 from provisioner.settings.policy import DEFAULT_JOB_OPTIONS, JobOptions
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
     import jinja2
 
     from provisioner.gitsource import ValuesSource
@@ -35,6 +37,10 @@ TEMPLATE_FILES = (JOB_TEMPLATE, FOLDER_TEMPLATE, SCRIPT_TEMPLATE)
 JOB_NAME_PREFIX = "Create-registry-backup-"
 PARAM_REGISTRY = "REGISTRY_NAME"
 PARAM_EXPIRES = "EXPIRES_IN_HOURS"
+# Changed when the description's lines change: jobs applied before are then not judged for drift
+# (they are re-applied once, as after a template change). 2: the provisioner-digest line.
+RENDER_FORMAT = "2"
+DIGEST_SLOT = "n1-sha256:" + "0" * 64  # where the digest goes, before it is known (same length)
 
 # Characters XML 1.0 cannot carry at all, even escaped (Jenkins would answer 500).
 _NOT_XML = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -108,7 +114,8 @@ def environment() -> jinja2.Environment:
 
 
 def template_version() -> str:
-    """A short digest of the template sources: a job rendered by other templates is not judged for drift."""
+    """A short digest of the template sources and of what this module adds to them (RENDER_FORMAT):
+    a job rendered otherwise is not judged for drift."""
     directory = templates_dir()
     # Keyed by the files' stat, so an edited template is noticed without re-reading them on every render.
     stamp = tuple(
@@ -119,7 +126,7 @@ def template_version() -> str:
 
 @functools.lru_cache(maxsize=16)
 def _template_digest(directory: str, stamp: tuple[tuple[int, int, int], ...]) -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(RENDER_FORMAT.encode())
     for name in TEMPLATE_FILES:
         digest.update(name.encode())
         digest.update((Path(directory) / name).read_bytes())
@@ -155,15 +162,26 @@ def render_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
     )
 
 
-def render_job_config(
+@dataclass(frozen=True)
+class RenderedJob:
+    xml: str  # the config.xml text to send
+    root: ET.Element  # the same, parsed (callers normalize it instead of parsing the text again)
+
+
+def render_job(
     settings: BackupSettings,
     *,
     registry: str,
     job_full_name: str,
     source: ValuesSource | None,
     jobs: JobOptions = DEFAULT_JOB_OPTIONS,
-) -> str:
-    """The job's config.xml (UTF-8 text with an XML declaration)."""
+    template: str | None = None,
+) -> RenderedJob:
+    """The job's config.xml, parsed, with the digest of everything but its description recorded in
+    the description (the description is no part of what it digests, so one rendering serves).
+    ``template``: :func:`template_version`, when the caller has it already."""
+    from provisioner.jobs.jobxml import body_digest
+
     parameters = [
         StringParameter(
             PARAM_REGISTRY, registry, "Registry to back up (from the job settings; do not change)."
@@ -179,8 +197,9 @@ def render_job_config(
         registry=registry,
         job_full_name=job_full_name,
         source=source,
-        template=template_version(),
+        template=template or template_version(),
         jobs=jobs,
+        digest=DIGEST_SLOT,
     )
     text = (
         environment()
@@ -194,8 +213,27 @@ def render_job_config(
             disabled="false" if settings.enabled else "true",
         )
     )
-    _check_xml(text, JOB_TEMPLATE)
-    return text
+    root = _check_xml(text, JOB_TEMPLATE)
+    element = root.find("description")
+    slot = "\n" + DIGEST_PREFIX + DIGEST_SLOT + "\n"  # a line of its own: no value can contain it
+    if element is None or element.text is None or text.count(slot) != 1:
+        raise TemplateError(f"template {JOB_TEMPLATE} must place the description once, in <description>")
+    digest = body_digest(root, without_digest(element.text))
+    line = "\n" + DIGEST_PREFIX + digest + "\n"
+    element.text = element.text.replace(slot, line, 1)
+    return RenderedJob(text.replace(slot, line, 1), root)
+
+
+def render_job_config(
+    settings: BackupSettings,
+    *,
+    registry: str,
+    job_full_name: str,
+    source: ValuesSource | None,
+    jobs: JobOptions = DEFAULT_JOB_OPTIONS,
+) -> str:
+    """The job's config.xml (UTF-8 text with an XML declaration)."""
+    return render_job(settings, registry=registry, job_full_name=job_full_name, source=source, jobs=jobs).xml
 
 
 def render_folder_config(folder_full_name: str) -> str:
@@ -208,10 +246,10 @@ def render_folder_config(folder_full_name: str) -> str:
     return text
 
 
-def _check_xml(text: str, name: str) -> None:
+def _check_xml(text: str, name: str) -> ET.Element:
     from provisioner.jenkins.configxml import ConfigXmlError, parse_config
 
     try:
-        parse_config(text)
+        return parse_config(text)
     except ConfigXmlError as exc:
         raise TemplateError(f"template {name} rendered invalid XML: {exc}") from exc
