@@ -41,6 +41,7 @@ class Run:
     ok: bool
     note: str = ""
     server_cpu: float = 0.0  # CPU seconds the emulator process spent serving the run
+    cpu: float = 0.0  # CPU seconds of the tool's process tree (user + system, os.wait4)
 
 
 class Emulator:
@@ -138,10 +139,10 @@ class Launcher:
             raise RuntimeError("the launcher died")
         return dict(json.loads(line))
 
-    def wait(self) -> tuple[int, float, int]:
-        """(exit code, wall seconds, ru_maxrss KiB) of the tool started last."""
+    def wait(self) -> tuple[int, float, int, float]:
+        """(exit code, wall seconds, ru_maxrss KiB, CPU seconds) of the tool started last."""
         answer = self._answer()
-        return int(answer["code"]), float(answer["wall"]), int(answer["maxrss_kb"])
+        return int(answer["code"]), float(answer["wall"]), int(answer["maxrss_kb"]), float(answer["cpu"])
 
     def stop(self) -> None:
         assert self.proc.stdin is not None
@@ -175,7 +176,7 @@ def measure(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    code, wall, maxrss_kb = launcher.wait()
+    code, wall, maxrss_kb, cpu = launcher.wait()
     done.set()
     sampler.join()
     gets, posts = emulator.by_method()
@@ -193,6 +194,7 @@ def measure(
         code == 0,
         note,
         emulator.cpu_seconds() - cpu0,
+        cpu,
     )
 
 

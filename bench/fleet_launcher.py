@@ -5,7 +5,8 @@ exec records the old address space's high-water mark. Started from bench_fleet.p
 thousand repositories' worth of data, every tool would report at least the benchmark's own size.
 This launcher is started before any of that (about 10 MB), stays that small, and for each request
 (one JSON line on stdin: argv, env, cwd, stderr file) starts the tool, answers its pid at once, then
-waits for it with os.wait4 and answers the exit status, the wall time and ru_maxrss in KiB.
+waits for it with os.wait4 and answers the exit status, the wall time, ru_maxrss in KiB and the CPU
+seconds of the tool and its children.
 
 Standard library only; run as ``python -I bench/fleet_launcher.py``.
 """
@@ -31,7 +32,8 @@ def main() -> None:
             _pid, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
-        answer = {"code": proc.returncode, "wall": wall, "maxrss_kb": usage.ru_maxrss}
+        cpu = usage.ru_utime + usage.ru_stime  # the tool and the children it waited for
+        answer = {"code": proc.returncode, "wall": wall, "maxrss_kb": usage.ru_maxrss, "cpu": cpu}
         print(json.dumps(answer), flush=True)
 
 

@@ -68,15 +68,18 @@ def aggregate(benches: list[Bench]) -> tuple[list[Run], list[str]]:
             not failed,
             failed[0].note if failed else "",
             statistics.median(r.server_cpu for r in runs),
+            statistics.median(r.cpu for r in runs),
         )
         merged.append(run)
         walls = f"{min(r.wall for r in runs):.2f}-{max(r.wall for r in runs):.2f}" if len(runs) > 1 else ""
         result = "ok" if not failed else f"FAILED ({len(failed)}/{len(runs)}): {run.note}"
         rss = f"{run.rss_tree_mb:.0f}" if run.rss_tree_mb else "-"
         big = f"{run.rss_max_mb:.0f}" if run.rss_max_mb else "-"
+        cpu = f"{run.cpu:.2f}" if run.cpu else "-"
+        gets, posts = _spread([r.gets for r in runs]), _spread([r.posts for r in runs])
         lines.append(
-            f"| {tool} | {scenario} | {workers} | {wall:.2f} | {walls} | {_spread([r.gets for r in runs])} "
-            f"| {_spread([r.posts for r in runs])} | {run.server_cpu:.2f} | {rss} | {big} | {result} |"
+            f"| {tool} | {scenario} | {workers} | {wall:.2f} | {walls} | {cpu} | {gets} | {posts} "
+            f"| {run.server_cpu:.2f} | {rss} | {big} | {result} |"
         )
     return merged, lines
 
@@ -123,9 +126,9 @@ def section(count: int, layout: str, benches: list[Bench]) -> tuple[list[str], l
         "",
         f"Set-up (untimed): {count} git repositories, fleet file, JJB jobs file in {setup:.1f} s.",
         "",
-        "| tool | scenario | workers | wall s | wall range | GET | POST | emulator CPU s "
+        "| tool | scenario | workers | wall s | wall range | tool CPU s | GET | POST | emulator CPU s "
         "| peak RSS tree MB | largest process MB | result |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
         *table,
         "",
         "Checks:",
@@ -178,13 +181,14 @@ def section(count: int, layout: str, benches: list[Bench]) -> tuple[list[str], l
         )
     rss = max((r.rss_tree_mb for r in runs if r.tool == "reconcile-all"), default=0.0)
     jjb_rss = max((r.rss_tree_mb for r in runs if r.tool.startswith("jjb")), default=0.0)
+    jjb_text = f"{jjb_rss:.0f} MB" if jjb_rss else ""
     rows.append(
         Row(
             count,
             layout,
             "peak RSS (process tree)",
             f"{rss:.0f} MB",
-            f"{jjb_rss:.0f} MB",
+            jjb_text,
             "",
             "< 300 MB",
             "met" if rss < 300 else "**missed**",
@@ -248,6 +252,8 @@ def write_results(
         "",
         "## Runs",
         "",
+        "tool CPU: user + system seconds of the tool and its child processes (os.wait4), which load from",
+        "other processes on the machine changes much less than wall time;",
         "GET/POST: requests the emulator served during the run; emulator CPU: CPU seconds the emulator",
         "process spent on them (on the same 2 CPUs as the tool); peak RSS tree: the tool's process and",
         "its children, sampled every 20 ms; largest process: ru_maxrss from os.wait4.",
