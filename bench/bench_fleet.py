@@ -300,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale",
         default="",
-        help="comma list of N for reconcile-all alone (flat, cold and no-op, no JJB), e.g. 10000",
+        help="comma list of N for reconcile-all alone (flat, cold and no-op, no JJB, one run, first "
+        "--latency-ms only), e.g. 10000",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument(
@@ -317,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     summary: list[fr.Row] = []
     failures: list[str] = []
     launcher = Launcher()  # first, while this process is small
-    for latency in [float(x) for x in args.latency_ms.split(",")]:
+    latencies = [float(x) for x in args.latency_ms.split(",")]
+    for latency in latencies:
         emulator = Emulator(latency)
         try:
             for count in sizes:
@@ -335,11 +337,12 @@ def main(argv: list[str] | None = None) -> int:
                     print("\n".join(section), flush=True)
                     body += section
                     summary += rows
-            for count in [int(n) for n in args.scale.split(",") if n] if not args.smoke else []:
-                benches = []
-                for _ in range(repeat):
-                    with tempfile.TemporaryDirectory(prefix=f"bench-fleet-scale-{count}-") as tmp:
-                        benches.append(scale(Path(tmp), count, emulator, launcher, max(ours_workers)))
+            scales = (
+                [] if args.smoke or latency != latencies[0] else [int(n) for n in args.scale.split(",") if n]
+            )
+            for count in scales:
+                with tempfile.TemporaryDirectory(prefix=f"bench-fleet-scale-{count}-") as tmp:
+                    benches = [scale(Path(tmp), count, emulator, launcher, max(ours_workers))]  # one run
                 section, rows = fr.section(count, fr.layout_label("flat", latency), benches)
                 print("\n".join(section), flush=True)
                 body += section
