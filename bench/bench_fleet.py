@@ -298,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list: run everything against an emulator answering every request this much later",
     )
     parser.add_argument(
+        "--delayed-layouts",
+        default=None,
+        help="layouts run against a delayed emulator (each --latency-ms but the first; default --layouts)",
+    )
+    parser.add_argument(
         "--scale",
         default="",
         help="comma list of N for reconcile-all alone (flat, cold and no-op, no JJB, one run, first "
@@ -323,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         emulator = Emulator(latency)
         try:
             for count in sizes:
-                for layout in args.layouts.split(","):
+                delayed = latency != latencies[0] and args.delayed_layouts
+                for layout in (args.delayed_layouts if delayed else args.layouts).split(","):
                     benches: list[Bench] = []
                     fixed: tuple[int, int] | None = None
                     layout_jjb = jjb_workers if layout == "flat" or args.smoke else [1, 4]
