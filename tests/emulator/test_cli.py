@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import jenkins
@@ -50,20 +52,18 @@ def test_cli_serves_until_sigterm() -> None:
             proc.stdout.close()
 
 
-def test_cli_no_csrf_plain() -> None:
+@contextmanager
+def _served(*flags: str) -> Iterator[str]:
+    """``python -m tests.jenkins_emulator --port 0 FLAGS`` in a process of its own: its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--no-csrf", "--plain"],
+        [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", *flags],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        url = proc.stdout.readline().split()[1]
-        assert requests.get(url + "crumbIssuer/api/json", timeout=10).status_code == 404
-        client = jenkins.Jenkins(url, timeout=10)
-        client.create_job("a", pipeline())
-        assert client.get_job_config("a") == pipeline()
+        yield proc.stdout.readline().split()[1]
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
@@ -71,18 +71,18 @@ def test_cli_no_csrf_plain() -> None:
             proc.stdout.close()
 
 
+def test_cli_no_csrf_plain() -> None:
+    with _served("--no-csrf", "--plain") as url:
+        assert requests.get(url + "crumbIssuer/api/json", timeout=10).status_code == 404
+        client = jenkins.Jenkins(url, timeout=10)
+        client.create_job("a", pipeline())
+        assert client.get_job_config("a") == pipeline()
+
+
 def test_cli_latency_delays_every_jenkins_request_and_they_overlap() -> None:
     """--latency-ms: each Jenkins request waits that long; concurrent ones wait at the same time
     (a Jenkins across a network), the /_emulator/ control endpoints do not wait."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.jenkins_emulator", "--port", "0", "--no-csrf", "--latency-ms", "200"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().split()[1]
+    with _served("--no-csrf", "--latency-ms", "200") as url:
         start = time.perf_counter()
         requests.get(url + "_emulator/stats", timeout=10).raise_for_status()
         assert time.perf_counter() - start < 0.15
@@ -94,8 +94,3 @@ def test_cli_latency_delays_every_jenkins_request_and_they_overlap() -> None:
             codes = list(pool.map(lambda _: requests.get(url + "api/json", timeout=10).status_code, range(4)))
         assert codes == [200] * 4
         assert 0.2 <= time.perf_counter() - start < 0.6  # overlapping, not 4 x 0.2 s
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-        if proc.stdout is not None:
-            proc.stdout.close()
