@@ -118,6 +118,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="ping the dead man's switch at $BACKUP_PING_URL (always exits 0)",
     )
     png.add_argument("--event", required=True, choices=("start", "success", "failure"))
+    rst = sub.add_parser(
+        "restore", help="restore a backup into a new directory and new databases (verified first)"
+    )
+    common(rst)
+    pick = rst.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--id", help="this backup (refused if it does not verify)")
+    pick.add_argument("--latest", action="store_true", help="the newest backup that verifies")
+    pick.add_argument("--before", metavar="ISO8601", help="the newest that verifies, made at or before")
+    rst.add_argument("--to", metavar="DIR", help="restore directories under DIR (new or empty)")
+    rst.add_argument(
+        "--pg-database-map",
+        action="append",
+        default=[],
+        metavar="SRC=DEST",
+        help="restore database SRC as DEST (default: <db>_restored_<id>; repeatable)",
+    )
+    rst.add_argument("--dry-run", action="store_true", help="check everything, print the plan, write nothing")
+    rst.add_argument(
+        "--force", action="store_true", help="allow a non-empty --to and existing databases (never deletes)"
+    )
+    rst.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -254,11 +275,34 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
             )
     if args.command == "list":
         fields["output"] = args.format
+    if args.command == "restore":
+        _validate_restore(args, fields)
     if args.command == "verify" and args.id is not None:
         fields["backup_id"] = (
             inputs.check_registry(args.id, "--id") if backend == "velero" else inputs.check_backup_id(args.id)
         )
     return Request(**fields)  # type: ignore[arg-type]
+
+
+def _validate_restore(args: argparse.Namespace, fields: dict[str, object]) -> None:
+    if fields["backend"] == "velero":
+        raise InvalidInput("--backend", "restore supports the archive and restic backends (velero: not yet)")
+    if args.id is not None:
+        fields["backup_id"] = inputs.check_backup_id(args.id)
+    elif args.before is not None:
+        fields["before"] = parse_now(args.before, "--before")
+    else:
+        fields["latest"] = True
+    if args.to is not None:
+        to = inputs.check_restore_target(args.to, args.force)
+        store = fields.get("store")
+        if isinstance(store, Path) and (to == store or to.is_relative_to(store) or store.is_relative_to(to)):
+            raise InvalidInput("--to", f"{str(to)!a} overlaps the backup store")
+        fields["to"] = to
+    fields["db_map"] = inputs.check_pg_database_map(list(args.pg_database_map))
+    fields["dry_run"] = args.dry_run
+    fields["force"] = args.force
+    fields["output"] = args.format
 
 
 def _execute(args: argparse.Namespace, environ: Mapping[str, str]) -> int:

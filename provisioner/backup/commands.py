@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
@@ -16,8 +17,10 @@ from provisioner.backup.ids import new_backup_id
 from provisioner.backup.logs import LOG
 from provisioner.backup.outcome import ListedBackup, RunOutcome
 from provisioner.backup.pgdump import PgDumpSource
+from provisioner.backup.pgrestore import PgServer
 from provisioner.backup.procs import LIBPQ_ENV, child_env, resolve_tool
 from provisioner.backup.request import Request
+from provisioner.backup.restore import RestoreOptions, RestoreResult, restore
 
 if TYPE_CHECKING:
     from provisioner.backup.metrics import MetricsState
@@ -84,6 +87,81 @@ def _print_list(items: list[ListedBackup], output: str, out: TextIO) -> None:
         data = item.to_json()
         size = "-" if data["sizeBytes"] is None else str(data["sizeBytes"])
         out.write(f"{data['id']}  created {data['createdAt']}  expires {data['expiresAt']}  {size} bytes\n")
+
+
+def _who(environ: Mapping[str, str]) -> str:
+    """Who asked: the Jenkins build user (build-user-vars plugin), else the login name."""
+    for name in ("BUILD_USER_ID", "BUILD_USER", "USER", "LOGNAME"):
+        if environ.get(name):
+            return environ[name][:100]
+    return "unknown"
+
+
+def _pg_factory(environ: Mapping[str, str]) -> Callable[[], PgServer]:
+    @functools.cache
+    def make() -> PgServer:
+        path = environ.get("PATH")
+        return PgServer(
+            resolve_tool("psql", path), resolve_tool("pg_restore", path), child_env(environ, LIBPQ_ENV)
+        )
+
+    return make
+
+
+def _print_restore(result: RestoreResult, output: str, out: TextIO) -> None:
+    import json
+
+    data = result.to_json()
+    if output == "json":
+        out.write(json.dumps(data, ensure_ascii=True) + "\n")
+        return
+    verb = "would restore" if result.dry_run else "restored"
+    out.write(f"{verb} backup {result.backup_id} ({data['seconds']} s)\n")
+    for skipped_id, why in result.skipped:
+        out.write(f"  WARNING: skipped backup {skipped_id}, it does not verify: {why}\n")
+    for tree in data["directories"]:  # type: ignore[attr-defined]
+        where = result.to / tree["name"] if result.to is not None else tree["name"]
+        counts = f"{tree['entries']} entries, {tree['bytes']} bytes"
+        out.write(f"  directory {tree['name']} -> {str(where)!a}: {counts}\n")
+    for db in result.databases:
+        extra = f" (existing one renamed to {db['replaces']})" if db.get("replaces") else ""
+        out.write(f"  database {db['database']} -> {db['target']}{extra}\n")
+
+
+def _restore(
+    request: Request, backend: ArchiveBackend | ResticBackend, environ: Mapping[str, str], out: TextIO
+) -> int:
+    opts = RestoreOptions(
+        backup_id=request.backup_id,
+        before=request.before,
+        to=request.to,
+        db_map=request.db_map,
+        dry_run=request.dry_run,
+        force=request.force,
+    )
+    started = time.monotonic()
+    audit: dict[str, object] = {
+        "audit": "restore",
+        "who": _who(environ),
+        "registry": request.registry,
+        "backend": request.backend,
+        "selector": request.backup_id or ("latest" if request.latest else f"before {request.before}"),
+        "to": None if request.to is None else str(request.to),
+        "dryRun": request.dry_run,
+        "force": request.force,
+    }
+    result: RestoreResult | None = None
+    try:
+        with backend.reading():
+            result = restore(backend.candidates(), opts, _pg_factory(environ), request.registry)
+    finally:
+        audit["result"] = "ok" if result is not None else "failed"
+        audit["backup"] = result.backup_id if result is not None else None
+        audit["databases"] = [d["target"] for d in result.databases] if result is not None else []
+        audit["seconds"] = round(time.monotonic() - started, 3)
+        LOG.info("audit", extra=audit)
+    _print_restore(result, request.output, out)
+    return 0
 
 
 def execute(request: Request, environ: Mapping[str, str], out: TextIO) -> int:
@@ -190,6 +268,10 @@ def _carry_out(
         if _metrics_wanted(request, environ):
             values |= _store_values(request, backend)
         return values, outcome.backup.id
+    if request.command == "restore":
+        assert not isinstance(backend, VeleroBackend)
+        _restore(request, backend, environ, out)
+        return {}, None
     if request.command == "list":
         _print_list(backend.list(), request.output, out)
         return {}, None

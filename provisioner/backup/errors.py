@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from provisioner.errors import ExitCode, ProvisionerError
 
-__all__ = ["BackupFailed", "InvalidInput", "LockTimeout"]
+__all__ = ["BackupFailed", "InvalidInput", "LockTimeout", "VerifyFailed"]
 
 
 class InvalidInput(ProvisionerError):
@@ -26,3 +26,7 @@ class BackupFailed(ProvisionerError):
 
 class LockTimeout(BackupFailed):
     """Another run holds the registry's lock for longer than the bounded wait."""
+
+
+class VerifyFailed(BackupFailed):
+    """A backup does not verify: checksum, zstd frame, tar member or dump (exit 3); it is not restored."""

@@ -25,8 +25,10 @@ __all__ = [
     "check_metrics_file",
     "check_password_file",
     "check_pg_database",
+    "check_pg_database_map",
     "check_registry",
     "check_restic_repo",
+    "check_restore_target",
     "check_source_dir",
     "check_store",
     "registry_dir",
@@ -217,3 +219,42 @@ def check_password_file(value: str, argument: str) -> Path:
     if not path.is_file() or not os.access(path, os.R_OK):
         raise InvalidInput(argument, "is not a readable regular file")
     return path
+
+
+def check_restore_target(value: str, force: bool, argument: str = "--to") -> Path:
+    """Where a restore writes: a new directory in an existing one, or an empty directory (any
+    directory with ``force``; what is in it is never replaced). Resolved; never ``/``."""
+    _check_path_text(value, argument)
+    resolved = Path(os.path.realpath(value))
+    if resolved == resolved.parent:
+        raise InvalidInput(argument, "cannot restore into /")
+    if not resolved.parent.is_dir():
+        raise InvalidInput(argument, f"{_show(value)}: its parent directory does not exist")
+    try:
+        st = os.stat(resolved)
+    except FileNotFoundError:
+        return resolved
+    except OSError as exc:
+        raise InvalidInput(argument, f"{_show(value)}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidInput(argument, f"{_show(value)} exists and is not a directory")
+    if not force and os.listdir(resolved):
+        raise InvalidInput(argument, f"{_show(value)} is not empty (add --force to restore into it)")
+    return resolved
+
+
+def check_pg_database_map(
+    values: list[str], argument: str = "--pg-database-map"
+) -> tuple[tuple[str, str], ...]:
+    """``SRC=DEST`` pairs of plain database names; each source and each destination at most once."""
+    pairs: list[tuple[str, str]] = []
+    for value in values:
+        src, sep, dest = value.partition("=")
+        if not sep:
+            raise InvalidInput(argument, f"{_show(value)} is not SRC=DEST")
+        pairs.append((check_pg_database(src, argument), check_pg_database(dest, argument)))
+    for index in (0, 1):
+        names = [p[index] for p in pairs]
+        if len(set(names)) != len(names):
+            raise InvalidInput(argument, "a database is named twice")
+    return tuple(pairs)

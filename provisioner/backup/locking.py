@@ -18,8 +18,13 @@ __all__ = ["registry_lock"]
 
 
 @contextmanager
-def registry_lock(folder: Path, registry: str, timeout: float, poll: float = 0.2) -> Iterator[None]:
+def registry_lock(
+    folder: Path, registry: str, timeout: float, poll: float = 0.2, *, shared: bool = False
+) -> Iterator[None]:
     """Hold the registry's lock; wait at most ``timeout`` seconds, then raise :class:`LockTimeout`.
+
+    ``run`` and ``prune`` hold it exclusively; restores and drills hold it ``shared``: any number
+    of them at once, but never while a backup is being written or pruned.
 
     The kernel releases a flock when its holder dies (even by SIGKILL), so a crashed run never
     leaves a stale lock behind; the lock file itself is kept and never pruned.
@@ -30,7 +35,7 @@ def registry_lock(folder: Path, registry: str, timeout: float, poll: float = 0.2
         waited = False
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):

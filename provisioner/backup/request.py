@@ -28,3 +28,10 @@ class Request:
     backup_id: str | None = None
     output: str = "text"
     metrics_file: Path | None = None  # node_exporter textfile (run, prune, verify)
+    # restore and drill
+    latest: bool = False
+    before: datetime | None = None
+    to: Path | None = None
+    db_map: tuple[tuple[str, str], ...] = ()
+    dry_run: bool = False
+    force: bool = False

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from provisioner.backup.locking import registry_lock
 from provisioner.backup.logs import LOG
 from provisioner.backup.outcome import ListedBackup, RunOutcome, VerifyOutcome
 from provisioner.backup.pgdump import PgDumpSource
+from provisioner.backup.restore import Candidate
 from provisioner.backup.retention import PruneResult, cleanup_leftovers, prune_registry
 from provisioner.backup.store import (
     ARCHIVE_SUFFIX,
@@ -27,6 +30,7 @@ from provisioner.backup.store import (
     scan_registry,
     verify_backup,
 )
+from provisioner.backup.tarsource import archive_source
 
 __all__ = ["ArchiveBackend"]
 
@@ -150,6 +154,28 @@ class ArchiveBackend:
             )
             checked.append((record.id, ok))
         return VerifyOutcome(tuple(checked))
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Held by restores and drills: no backup is written or pruned meanwhile (shared lock)."""
+        folder = self.folder
+        if not folder.is_dir():
+            yield
+            return
+        with registry_lock(folder, self.registry, self.lock_timeout, shared=True):
+            yield
+
+    def candidates(self) -> Sequence[Candidate]:
+        """The registry's backups as restore candidates, newest first."""
+        return [
+            Candidate(
+                r.id,
+                r.created_at,
+                functools.partial(archive_source, r.archive_path, r.sha256, r.size_bytes, f"backup {r.id}"),
+                r.sources,
+            )
+            for r in scan_registry(self.folder, self.registry).records
+        ]
 
     def prune(self, now: datetime) -> PruneResult:
         folder = self.folder

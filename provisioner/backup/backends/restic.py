@@ -11,12 +11,13 @@ of this registry that carry all of our tags, by explicit snapshot id. The reposi
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import re
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,9 @@ from provisioner.backup.logs import LOG, Progress
 from provisioner.backup.outcome import ListedBackup, RunOutcome, VerifyOutcome
 from provisioner.backup.pgdump import PgDumpSource
 from provisioner.backup.procs import Tool, child_env
+from provisioner.backup.restore import Candidate
 from provisioner.backup.retention import PruneResult, plan_prune
+from provisioner.backup.tarsource import restic_source
 
 __all__ = ["RESTIC_ENV", "ResticBackend", "ResticSnapshot"]
 
@@ -266,6 +269,32 @@ class ResticBackend:
             if not snaps:
                 raise BackupFailed(f"no backup {backup_id!r} for registry {self.registry!r}")
         return VerifyOutcome(tuple((s.backup_id, self.verify_snapshot(s)) for s in snaps))
+
+    # -- restore -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """restic's own repository lock keeps `forget --prune` away from a running `restic dump`."""
+        yield
+
+    def candidates(self) -> Sequence[Candidate]:
+        return [
+            Candidate(
+                s.backup_id,
+                s.created_at,
+                functools.partial(
+                    restic_source,
+                    self.restic,
+                    self._env(),
+                    s.snapshot_id,
+                    s.filename,
+                    s.sha256,
+                    s.size_bytes,
+                    f"backup {s.backup_id}",
+                ),
+                None,
+            )
+            for s in self.snapshots()
+        ]
 
     # -- prune ---------------------------------------------------------------------------------
     def prune(self, now: datetime, known_good: str | None = None) -> PruneResult:

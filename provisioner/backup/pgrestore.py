@@ -1,0 +1,159 @@
+"""PostgreSQL for restores and drills: check a dump, restore it into a new database, count rows.
+
+Everything goes through ``psql`` and ``pg_restore`` (argv lists, resolved once), connected through
+libpq's environment (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSFILE``...): no secret is ever an
+argument. SQL reaches ``psql`` on stdin. Database names were checked at the door (letters, digits,
+``_`` and ``-``); they are still quoted as identifiers and literals here.
+
+A dump is always restored into a database of its own, made for this restore
+(``backup_registry_tmp_<random>``), then renamed into place in one transaction only after
+``pg_restore --exit-on-error`` and ``ANALYZE`` succeeded; on any failure that database is dropped,
+so a failed restore leaves no database that looks restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO
+
+from provisioner.backup.errors import BackupFailed, VerifyFailed
+from provisioner.backup.procs import Tool
+
+__all__ = ["TEMP_DB_PREFIX", "PgServer"]
+
+TEMP_DB_PREFIX = "backup_registry_tmp_"
+_CHUNK = 1024 * 1024
+_TIMEOUT = 6 * 3600.0
+_COUNT_SQL = """
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_%'
+ORDER BY 1
+"""
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _tail(data: bytes) -> str:
+    return " / ".join(data.decode("utf-8", "replace").strip().splitlines()[-3:])
+
+
+@dataclass(frozen=True)
+class PgServer:
+    psql: Tool
+    pg_restore: Tool
+    env: Mapping[str, str]
+    maintenance_db: str = "postgres"
+
+    def sql(self, database: str, script: str, timeout: float = 600.0) -> str:
+        """Run ``script`` (on stdin, stop at the first error); unaligned tuples-only output."""
+        argv = ("-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password", f"--dbname={database}")
+        try:
+            proc = subprocess.run(
+                self.psql.argv(*argv),
+                input=script.encode(),
+                capture_output=True,
+                env=dict(self.env),
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BackupFailed(f"psql on database {database!r} timed out") from exc
+        except OSError as exc:
+            raise BackupFailed(f"cannot start psql: {exc.strerror}") from exc
+        if proc.returncode != 0:
+            raise BackupFailed(f"psql on database {database!r} failed: {_tail(proc.stderr)}")
+        return proc.stdout.decode("utf-8", "replace")
+
+    def exists(self, name: str) -> bool:
+        query = f"SELECT 1 FROM pg_database WHERE datname = {literal(name)};"  # noqa: S608 (quoted)
+        out = self.sql(self.maintenance_db, query)
+        return out.strip() == "1"
+
+    def _feed(self, tool: Tool, args: tuple[str, ...], dump: IO[bytes], what: str) -> bytes:
+        """Run ``tool`` with the dump on stdin; returns its stdout. A tool that stops reading early
+        (``pg_restore --list`` reads the table of contents only) is judged by its exit code."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(
+                tool.argv(*args), stdin=subprocess.PIPE, stdout=out, stderr=err, env=dict(self.env)
+            )
+            assert proc.stdin is not None
+            try:
+                with contextlib.suppress(BrokenPipeError):
+                    while chunk := dump.read(_CHUNK):
+                        proc.stdin.write(chunk)
+                    proc.stdin.close()
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+                code = proc.wait(timeout=_TIMEOUT)
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            err.seek(0)
+            if code != 0:
+                raise BackupFailed(f"{what} failed (exit {code}): {_tail(err.read())}")
+            out.seek(0)
+            return out.read()
+
+    def check_dump(self, dump: IO[bytes], database: str) -> int:
+        """``pg_restore --list`` reads the dump; returns the number of entries in its table of contents."""
+        try:
+            listing = self._feed(self.pg_restore, ("--list",), dump, f"pg_restore --list of {database!r}")
+        except BackupFailed as exc:
+            raise VerifyFailed(str(exc)) from exc
+        return sum(1 for line in listing.splitlines() if line and not line.startswith(b";"))
+
+    def restore(self, dump: IO[bytes], source: str) -> str:
+        """Restore the dump into a new temp database; returns its name (dropped again on failure)."""
+        temp = TEMP_DB_PREFIX + secrets.token_hex(6)
+        self.sql(self.maintenance_db, f"CREATE DATABASE {ident(temp)} TEMPLATE template0;")
+        try:
+            args = ("--exit-on-error", "--no-owner", "--no-password", f"--dbname={temp}")
+            self._feed(self.pg_restore, args, dump, f"pg_restore of {source!r}")
+            self.sql(temp, "ANALYZE;", timeout=_TIMEOUT)
+        except BaseException:
+            self.drop_quietly(temp)
+            raise
+        return temp
+
+    def rename_into_place(self, temp: str, final: str, replaced: str | None) -> None:
+        """One transaction: an existing ``final`` becomes ``replaced``; ``temp`` becomes ``final``."""
+        steps = ["BEGIN;"]
+        if replaced is not None:
+            steps.append(f"ALTER DATABASE {ident(final)} RENAME TO {ident(replaced)};")
+        steps += [f"ALTER DATABASE {ident(temp)} RENAME TO {ident(final)};", "COMMIT;"]
+        self.sql(self.maintenance_db, "\n".join(steps))
+
+    def drop_quietly(self, name: str) -> None:
+        with contextlib.suppress(BackupFailed):
+            self.sql(self.maintenance_db, f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE);")
+
+    def row_counts(self, database: str) -> dict[str, int]:
+        """Exact row counts of every user table (``count(*)``, in one snapshot)."""
+        tables = [t for t in self.sql(database, _COUNT_SQL + ";").splitlines() if t]
+        if not tables:
+            return {}
+        selects = " UNION ALL ".join(
+            f"SELECT {literal(t)}, count(*) FROM {t}"  # noqa: S608 (t is format('%I.%I') output)
+            for t in tables
+        )
+        out = self.sql(database, f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;\n{selects};\nCOMMIT;")
+        counts: dict[str, int] = {}
+        for line in out.splitlines():
+            name, _, count = line.rpartition("|")
+            if name:
+                counts[name] = int(count)
+        return counts

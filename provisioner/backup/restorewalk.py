@@ -1,0 +1,117 @@
+"""One pass over a backup's tar stream: check every member, and restore it when asked.
+
+:func:`walk` is used twice by a restore: once to *check* (nothing written: every member passes
+:class:`~provisioner.backup.untar.MemberRules`, every dump is read by ``pg_restore --list``, the
+stream verifies to its end) and once to *restore* (directories into a temp tree, dumps into temp
+databases), which checks everything again as it goes, since the stored bytes may have changed in
+between. A restore of directories only (and no ``--dry-run``) makes the second pass alone: nothing
+it wrote becomes visible before the stream has verified to its end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+from provisioner.backup.errors import VerifyFailed
+from provisioner.backup.pgrestore import PgServer
+from provisioner.backup.tarsource import TarSource
+from provisioner.backup.untar import MemberRules, TreeWriter, dump_database
+
+__all__ = ["Inventory", "walk"]
+
+_MANIFEST_LIMIT = 256 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class Inventory:
+    """What a pass saw (and, when restoring, wrote)."""
+
+    trees: dict[str, list[int]] = field(default_factory=dict)  # source name -> [entries, bytes]
+    dumps: dict[str, int] = field(default_factory=dict)  # database -> entries (check) or dump bytes
+    restored_dbs: dict[str, str] = field(default_factory=dict)  # database -> temp database
+    digests: dict[bytes, tuple[int, str]] = field(default_factory=dict)  # path -> (size, sha256)
+    manifest: object | None = None
+
+
+def _read_manifest(data: IO[bytes], size: int) -> object:
+    if size > _MANIFEST_LIMIT:
+        raise VerifyFailed(f"manifest.json is {size} bytes, more than {_MANIFEST_LIMIT}")
+    try:
+        return json.loads(data.read(size))
+    except ValueError as exc:
+        raise VerifyFailed(f"manifest.json is not valid JSON: {exc}") from exc
+
+
+def walk(
+    source: TarSource,
+    *,
+    writer: TreeWriter | None = None,
+    pg: Callable[[], PgServer] | None = None,
+    restore_dbs: bool = False,
+    digests: bool = False,
+    inventory: Inventory | None = None,
+) -> Inventory:
+    """Read the whole stream (``source.finish()`` included); see the module docstring.
+
+    ``pg`` makes the server on first use (only backups with dumps need psql and pg_restore). When
+    ``restore_dbs`` is set each dump is restored into a temp database (``Inventory.restored_dbs``:
+    the caller renames them into place, or drops them on failure, also when this raises: pass your
+    own ``inventory`` to see them then).
+    """
+    inventory = inventory if inventory is not None else Inventory()
+    rules = MemberRules()
+    try:
+        with tarfile.open(
+            fileobj=source.stream, mode="r|", bufsize=_CHUNK, encoding="utf-8", errors="surrogateescape"
+        ) as tar:
+            member = tar.next()
+            while member is not None:
+                kind = rules.check(member)
+                if kind in ("dir", "file", "symlink"):
+                    name = os.fsencode(member.name).split(b"/")[1].decode("utf-8", "surrogateescape")
+                    counts = inventory.trees.setdefault(name, [0, 0])
+                    counts[0] += 1
+                    counts[1] += member.size if kind == "file" else 0
+                    data = tar.extractfile(member) if kind == "file" else None
+                    if writer is not None:
+                        digest = writer.write(member, kind, data, digest=digests)
+                        if kind == "file" and digests:
+                            inventory.digests[os.fsencode(member.name)] = (member.size, digest)
+                elif kind == "dump":
+                    database = dump_database(member.name)
+                    assert database is not None
+                    data = tar.extractfile(member)
+                    assert data is not None
+                    if pg is None:
+                        raise VerifyFailed(f"unexpected database dump {member.name!r} in the backup")
+                    if restore_dbs:
+                        inventory.restored_dbs[database] = pg().restore(data, database)
+                        inventory.dumps[database] = member.size
+                    else:
+                        inventory.dumps[database] = pg().check_dump(data, database)
+                elif kind == "manifest":
+                    data = tar.extractfile(member)
+                    assert data is not None
+                    inventory.manifest = _read_manifest(data, member.size)
+                tar.members.clear()  # type: ignore[attr-defined]  # a stream may hold millions of members: keep none
+                member = tar.next()
+        if writer is not None:
+            writer.finish()
+    except (tarfile.TarError, EOFError) as exc:
+        raise VerifyFailed(f"{source.label}: not a readable tar stream: {exc}") from exc
+    except VerifyFailed:
+        raise
+    except Exception as exc:
+        import zstandard
+
+        if isinstance(exc, zstandard.ZstdError):
+            raise VerifyFailed(f"{source.label}: zstd: {exc}") from exc
+        raise
+    source.finish()
+    return inventory
