@@ -318,3 +318,78 @@ def test_rejected_restic_repo_is_masked_and_named_by_where_it_came_from(
     assert f"error: invalid {via}: " in err
     for part in (_SECRET, "Pa55", "backup.example", "s3.example", "host.example"):
         assert part not in err, err
+
+
+# -- restore ----------------------------------------------------------------------------------------
+# A valid --to is a new or empty directory whose parent exists: in the sandbox, any path-safe name
+# but the non-empty "src" and "." (the sandbox itself); "../x" is a legal new directory.
+_target = lambda v: _path(v) and v.rstrip("/") not in ("src", ".")  # noqa: E731
+_db_map = lambda v: v.count("=") == 1 and all(_pgdb(p) for p in v.split("="))  # noqa: E731
+RESTORE_RULES: dict[str, Callable[[str], bool]] = {
+    "--id": _backup_id,
+    "--before": _now,
+    "--to": _target,
+    "--pg-database-map": _db_map,
+    "--registry": _label,
+    "--store": _path,
+    "--lock-timeout": _seconds,
+}
+
+
+def _restore_argv(flag: str, value: str) -> list[str]:
+    argv = ["restore", "--registry", "demo"] if flag != "--registry" else ["restore"]
+    if flag not in ("--id", "--before"):
+        argv.append("--latest")
+    if flag != "--to":
+        argv += ["--to", "new-target"]
+    return [*argv, f"{flag}={value}"]
+
+
+def test_restore_corpus_covers_every_position() -> None:
+    counts = {flag: sum(1 for f, _ in _cases(RESTORE_RULES) if f == flag) for flag in RESTORE_RULES}
+    assert all(n >= 20 for n in counts.values()), counts
+
+
+@pytest.mark.parametrize(("flag", "value"), _cases(RESTORE_RULES))
+def test_hostile_restore_values(
+    flag: str, value: str, sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run(_restore_argv(flag, value), capsys)
+    assert code == 1, err
+    assert f"error: invalid {flag}" in err
+
+
+@pytest.mark.parametrize("extra", [["--dry-run"], ["--force"], ["--force", "--dry-run"]])
+def test_hostile_restore_values_with_switches(
+    extra: list[str], sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--force and --dry-run loosen nothing at the door."""
+    for flag, value in [
+        ("--to", "$(touch x)"),
+        ("--to", "/"),
+        ("--pg-database-map", "a=b;c"),
+        ("--id", "$(x)"),
+    ]:
+        code, err = _run([*_restore_argv(flag, value), *extra], capsys)
+        assert code == 1, (flag, value, err)
+
+
+def test_restore_into_a_file_or_the_store_is_refused(
+    sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (sandbox / "afile").write_text("x")
+    for target in ("afile", "backups", "backups/demo", "."):
+        code, err = _run(["restore", "--registry", "demo", "--latest", "--force", f"--to={target}"], capsys)
+        assert code == 1, (target, err)
+        assert "error: invalid --to" in err
+    (sandbox / "afile").unlink()
+
+
+def test_restore_selection_is_required_and_exclusive(sandbox: Path) -> None:
+    for argv in (
+        ["restore", "--registry", "demo"],
+        ["restore", "--registry", "demo", "--latest", "--id", "20261101T000000Z"],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
