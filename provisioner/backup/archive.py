@@ -33,6 +33,7 @@ from provisioner.backup.pgdump import PART_SIZE, PgDumpSource, running_dumps
 from provisioner.backup.readback import ReadBack
 from provisioner.backup.store import ARCHIVE_SUFFIX
 from provisioner.backup.tarstream import TarOutput, TarWriter
+from provisioner.backup.untar import MANIFEST_MEMBER
 
 __all__ = ["ArchiveResult", "HashingWriter", "RawSink", "stream_tar", "write_archive"]
 
@@ -104,6 +105,25 @@ def _unique_arcnames(dirs: Sequence[Path]) -> list[str]:
             name = f"{base}-{n}"
         names.append(f"dirs/{name}")
     return names
+
+
+def manifest_bytes(files: list[dict[str, object]], databases: dict[str, object]) -> bytes:
+    """The manifest: every regular member (path, size, SHA-256) and each database's row counts.
+
+    Member paths are text with undecodable bytes as lone surrogates (``surrogateescape``), which
+    JSON carries as ``\\udcXX`` escapes: the exact bytes come back on reading.
+    """
+    import json
+
+    data = {"version": 1, "files": files, "databases": databases}
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _manifest_info() -> tarfile.TarInfo:
+    info = tarfile.TarInfo(MANIFEST_MEMBER)
+    info.mtime = int(time.time())
+    info.mode = 0o600
+    return info
 
 
 def write_archive(
@@ -188,6 +208,7 @@ def stream_tar(
     :mod:`provisioner.backup.pgdump`) and directory trees to ``out``; ``jobs`` pg_dumps at a time."""
     sources: list[dict[str, str]] = []
     tar = TarWriter(out, progress, IO_CHUNK)
+    counts: dict[str, object] = {}
     with running_dumps(databases, jobs, spool_dir) as dumps:
         scratch = memoryview(bytearray(PART_SIZE)) if databases else memoryview(b"")
         for dump in dumps:
@@ -196,6 +217,9 @@ def stream_tar(
                 tar.add_bytes(_part_info(dump.source.database, count), data)
                 count += 1
             dump.check()
+            rows = dump.row_counts()
+            if rows is not None:
+                counts[dump.source.database] = rows
             if count == 0:  # never from a pg_dump that exited 0; kept so every dump has a part 0
                 tar.add_bytes(_part_info(dump.source.database, count), memoryview(b""))
                 count += 1
@@ -211,5 +235,6 @@ def stream_tar(
     for path, arcname in zip(dirs, _unique_arcnames(dirs), strict=True):
         tar.add_tree(path, arcname)
         sources.append({"type": "directory", "path": str(path), "member": arcname})
+    tar.add_bytes(_manifest_info(), manifest_bytes(tar.files, counts))
     tar.close()
     return tuple(sources)

@@ -253,7 +253,8 @@ def _carry_out(
             if request.databases:
                 pg_dump = resolve_tool("pg_dump", environ.get("PATH"))
                 pg_env = child_env(environ, LIBPQ_ENV)
-                databases = [PgDumpSource(db, pg_dump, pg_env) for db in request.databases]
+                psql = resolve_tool("psql", environ.get("PATH"))
+                databases = [PgDumpSource(db, pg_dump, pg_env, psql) for db in request.databases]
             outcome = backend.run(
                 hours=request.hours, dirs=request.dirs, databases=databases, now=now, prune=request.prune
             )

@@ -47,6 +47,7 @@ from typing import IO
 
 from provisioner.backup.errors import BackupFailed
 from provisioner.backup.logs import LOG
+from provisioner.backup.pgsnapshot import HeldSnapshot, held_snapshot
 from provisioner.backup.procs import Tool
 
 __all__ = ["PART_SIZE", "DumpStream", "PgDumpSource", "running_dumps"]
@@ -64,6 +65,7 @@ class PgDumpSource:
     database: str
     tool: Tool
     env: Mapping[str, str]
+    psql: Tool | None = None  # counts rows in the dump's snapshot for the manifest (see pgsnapshot)
 
 
 class DumpStream:
@@ -96,6 +98,8 @@ class DumpStream:
         self.started = 0.0
         self.exit_code: int | None = None
         self.size = 0
+        self._held: HeldSnapshot | None = None  # with source.psql: the transaction whose snapshot we dump
+        self._held_cm: contextlib.AbstractContextManager[HeldSnapshot] | None = None
 
     # -- producer side (the reader thread) ------------------------------------------------------
     def make_current(self) -> None:
@@ -106,11 +110,26 @@ class DumpStream:
     def start(self) -> None:
         """Start pg_dump and its reader thread; a failure to start is raised by :meth:`parts`."""
         self.started = time.monotonic()
+        snapshot: tuple[str, ...] = ()
+        if self.source.psql is not None:
+            try:
+                self._held_cm = held_snapshot(self.source.psql, self.source.env, self.source.database)
+                self._held = self._held_cm.__enter__()
+            except BackupFailed as exc:
+                self._held_cm = None
+                with self._cond:
+                    self._error = self.failure = exc
+                return
+            snapshot = (f"--snapshot={self._held.snapshot_id}",)
         try:
             self._stderr = tempfile.TemporaryFile(dir=self._spool_dir)  # noqa: SIM115 (closed by close())
             self._proc = subprocess.Popen(
                 self.source.tool.argv(
-                    "--format=custom", "--compress=0", "--no-password", f"--dbname={self.source.database}"
+                    "--format=custom",
+                    "--compress=0",
+                    "--no-password",
+                    *snapshot,
+                    f"--dbname={self.source.database}",
                 ),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -246,6 +265,16 @@ class DumpStream:
             },
         )
 
+    def row_counts(self) -> dict[str, object] | None:
+        """After :meth:`check`: every table's exact row count in the snapshot the dump read (None
+        without ``source.psql``); ends the held read-only transaction."""
+        if self._held is None or self._held_cm is None:
+            return None
+        tables = self._held.count_rows()
+        cm, self._held_cm = self._held_cm, None
+        cm.__exit__(None, None, None)  # COMMIT (read only: nothing changes)
+        return {"snapshot": self._held.snapshot_id, "tables": tables}
+
     def _stderr_tail(self) -> str:
         if self._stderr is None:
             return ""
@@ -282,6 +311,10 @@ class DumpStream:
         for f in (self._spool, self._stderr):
             if f is not None:
                 f.close()
+        if self._held_cm is not None:  # a failed or abandoned run: end psql's transaction too
+            cm, self._held_cm = self._held_cm, None
+            with contextlib.suppress(Exception):
+                cm.__exit__(BackupFailed, BackupFailed("stopped"), None)
 
 
 def _fill(fd: int, view: memoryview) -> int:

@@ -8,6 +8,7 @@ which on a 2-core machine was the difference between meeting and missing the ben
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import tarfile
@@ -28,12 +29,15 @@ class TarOutput(Protocol):
 
 
 class TarWriter:
+    """``files`` lists each regular file added (member name, size, SHA-256): the backup's manifest."""
+
     def __init__(self, out: TarOutput, progress: Progress, chunk: int = 1024 * 1024) -> None:
         self._out = out
         self._progress = progress
         self._buffer = bytearray(chunk)
         self._view = memoryview(self._buffer)
         self._written = 0
+        self.files: list[dict[str, object]] = []
 
     def _emit(self, data: bytes | memoryview) -> None:
         self._out.write(data)
@@ -44,19 +48,22 @@ class TarWriter:
 
     def add_data(self, fd: int, size: int, name: str) -> None:
         """Copy exactly ``size`` bytes from ``fd`` (from its current offset), then pad to a block."""
+        digest = hashlib.sha256()
         remaining = size
         while remaining:
             n = os.readv(fd, [self._view[: min(remaining, len(self._view))]])
             if n == 0:
                 raise BackupFailed(f"{name} shrank while it was being backed up")
+            digest.update(self._view[:n])
             self._emit(self._view[:n])
             self._progress.advance(n)
             remaining -= n
         pad = -size % _BLOCK
         if pad:
             self._emit(bytes(pad))
+        self.files.append({"path": name, "size": size, "sha256": digest.hexdigest()})
 
-    def add_bytes(self, info: tarfile.TarInfo, data: memoryview) -> None:
+    def add_bytes(self, info: tarfile.TarInfo, data: bytes | memoryview) -> None:
         """A member whose data is in memory: header, data, padding to a block."""
         info.size = len(data)
         self.add_header(info)
