@@ -139,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="allow a non-empty --to and existing databases (never deletes)"
     )
     rst.add_argument("--format", choices=("text", "json"), default="text")
+
+    drl = sub.add_parser(
+        "drill", help="prove a backup restores: restore into scratch, compare with its manifest, clean up"
+    )
+    common(drl)
+    which = drl.add_mutually_exclusive_group()
+    which.add_argument("--id", help="this backup")
+    which.add_argument("--latest", action="store_true", help="the newest backup (the default)")
+    drl.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -277,7 +286,16 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
         fields["output"] = args.format
     if args.command == "restore":
         _validate_restore(args, fields)
-    if args.command == "verify" and args.id is not None:
+    if args.command == "drill":
+        if backend == "velero":
+            raise InvalidInput(
+                "--backend", "drill supports the archive and restic backends (velero: not yet)"
+            )
+        if args.id is not None:
+            fields["backup_id"] = inputs.check_backup_id(args.id)
+        fields["latest"] = args.id is None
+        fields["output"] = args.format
+    if args.command == "verify" and args.id is not None:  # (restore and drill: above)
         fields["backup_id"] = (
             inputs.check_registry(args.id, "--id") if backend == "velero" else inputs.check_backup_id(args.id)
         )

@@ -17,9 +17,15 @@ class ListedBackup:
     expires_at: datetime
     sha256: str | None
     size_bytes: int | None
+    last_drill: dict[str, object] | None = None
+    last_good_drill: dict[str, object] | None = None
 
     def to_json(self) -> dict[str, object]:
-        return list_entry_json(self.id, self.created_at, self.expires_at, self.sha256, self.size_bytes)
+        data = list_entry_json(self.id, self.created_at, self.expires_at, self.sha256, self.size_bytes)
+        if self.last_drill is not None:  # only backends that record drills have these
+            data["lastDrill"] = self.last_drill
+            data["lastSuccessfulDrill"] = self.last_good_drill
+        return data
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,15 @@ from provisioner.backup.restorewalk import Inventory, walk
 from provisioner.backup.tarsource import TarSource
 from provisioner.backup.untar import TreeWriter
 
-__all__ = ["Candidate", "RestoreOptions", "RestoreResult", "restore", "sweep_stale", "target_database"]
+__all__ = [
+    "Candidate",
+    "RestoreOptions",
+    "RestoreResult",
+    "restore",
+    "restore_one",
+    "sweep_stale",
+    "target_database",
+]
 
 RESTORE_TEMP_PREFIX = TEMP_PREFIX + "restore-"
 
@@ -54,6 +62,9 @@ class RestoreOptions:
     db_map: tuple[tuple[str, str], ...] = ()
     dry_run: bool = False
     force: bool = False
+    # for drills: scratch database names instead of <db>_restored_<id>, and per-file SHA-256 digests
+    db_target: Callable[[str], str] | None = None
+    digests: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,8 @@ class RestoreResult:
     databases: list[dict[str, str | int | None]]
     seconds: float
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    digests: dict[bytes, tuple[int, str]] = field(default_factory=dict)  # with RestoreOptions.digests
+    manifest: object | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -205,7 +218,7 @@ def _plan_databases(
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     plan: dict[str, tuple[str, str | None]] = {}
     for database in databases:
-        final = target_database(database, cand.id, db_map)
+        final = opts.db_target(database) if opts.db_target else target_database(database, cand.id, db_map)
         replaced = None
         if pg().exists(final):
             if not opts.force:
@@ -217,7 +230,7 @@ def _plan_databases(
     return plan
 
 
-def _restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer]) -> RestoreResult:
+def restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer]) -> RestoreResult:
     started = time.monotonic()
     databases, names = cand.databases(), cand.tree_names()
     checked: Inventory | None = None
@@ -245,7 +258,14 @@ def _restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServe
         try:
             with cand.open() as source:
                 inventory = Inventory()
-                walk(source, writer=writer, pg=pg if plan else None, restore_dbs=True, inventory=inventory)
+                walk(
+                    source,
+                    writer=writer,
+                    pg=pg if plan else None,
+                    restore_dbs=True,
+                    digests=opts.digests,
+                    inventory=inventory,
+                )
         finally:
             if writer is not None:
                 writer.close()
@@ -266,7 +286,9 @@ def _restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServe
         if inventory is not None:
             for temp in inventory.restored_dbs.values():
                 pg().drop_quietly(temp)
-    return RestoreResult(cand.id, False, opts.to, inventory.trees, rows, time.monotonic() - started)
+    result = RestoreResult(cand.id, False, opts.to, inventory.trees, rows, time.monotonic() - started)
+    result.digests, result.manifest = inventory.digests, inventory.manifest
+    return result
 
 
 def restore(
@@ -278,7 +300,7 @@ def restore(
         if not chosen:
             raise BackupFailed(f"no backup {opts.backup_id!r} for registry {registry!r}")
         try:
-            return _restore_one(chosen[0], opts, pg)
+            return restore_one(chosen[0], opts, pg)
         except VerifyFailed as exc:
             good = _newest_passing([c for c in candidates if c.id != opts.backup_id], pg)
             hint = f"the newest backup that passes is {good}" if good else "no other backup passes"
@@ -288,7 +310,7 @@ def restore(
     skipped: list[tuple[str, str]] = []
     for cand in candidates:
         try:
-            result = _restore_one(cand, opts, pg)
+            result = restore_one(cand, opts, pg)
         except VerifyFailed as exc:
             LOG.warning(
                 "backup does not verify, trying the next older one", extra={"id": cand.id, "error": str(exc)}

@@ -33,6 +33,7 @@ __all__ = [
     "list_backups",
     "new_backup_id",
     "parse_utc",
+    "record_drill",
     "scan_registry",
     "verify_backup",
 ]
@@ -102,6 +103,8 @@ class BackupRecord:
     tool_version: str
     archive_path: Path
     metadata_path: Path
+    last_drill: dict[str, object] | None = None  # {"at", "result", "seconds"} of the last drill
+    last_good_drill: dict[str, object] | None = None  # the last drill whose result was "ok"
 
     def to_list_json(self) -> dict[str, object]:
         return list_entry_json(self.id, self.created_at, self.expires_at, self.sha256, self.size_bytes)
@@ -151,6 +154,7 @@ def _record_from_metadata(data: object, folder: Path, registry: str, backup_id: 
         for s in raw_sources
     ):
         raise ValueError("sources is not a list of string maps")
+    drills = {key: _drill_entry(data.get(key), key) for key in ("lastDrill", "lastSuccessfulDrill")}
     return BackupRecord(
         registry=registry,
         id=backup_id,
@@ -162,7 +166,44 @@ def _record_from_metadata(data: object, folder: Path, registry: str, backup_id: 
         tool_version=text("toolVersion"),
         archive_path=folder / (backup_id + ARCHIVE_SUFFIX),
         metadata_path=folder / (backup_id + METADATA_SUFFIX),
+        last_drill=drills["lastDrill"],
+        last_good_drill=drills["lastSuccessfulDrill"],
     )
+
+
+def _drill_entry(value: object, key: str) -> dict[str, object] | None:
+    """A drill record as `drill` writes it: ``{"at": UTC text, "result": "ok"|"failed", "seconds": n}``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"at", "result", "seconds"}:
+        raise ValueError(f"{key} is not an object with at, result and seconds")
+    at, result, seconds = value["at"], value["result"], value["seconds"]
+    if not isinstance(at, str):
+        raise ValueError(f"{key}.at is not a string")
+    parse_utc(at)
+    if result not in ("ok", "failed"):
+        raise ValueError(f"{key}.result is not ok or failed")
+    if type(seconds) not in (int, float) or seconds < 0:
+        raise ValueError(f"{key}.seconds is not a non-negative number")
+    return {"at": at, "result": result, "seconds": seconds}
+
+
+def record_drill(record: BackupRecord, entry: dict[str, object]) -> None:
+    """Write ``entry`` as the backup's ``lastDrill`` (and ``lastSuccessfulDrill`` when ok), atomically."""
+    from provisioner._fs import atomic_write_json
+
+    folder = record.metadata_path.parent
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        data = json.loads(_read_small_regular(fd, record.metadata_path.name))
+    finally:
+        os.close(fd)
+    _record_from_metadata(data, folder, record.registry, record.id)  # still ours, still valid
+    _drill_entry(entry, "lastDrill")
+    data["lastDrill"] = entry
+    if entry["result"] == "ok":
+        data["lastSuccessfulDrill"] = entry
+    atomic_write_json(folder, record.metadata_path.name, data)
 
 
 def _read_small_regular(folder_fd: int, name: str, limit: int = 1 << 20) -> bytes:

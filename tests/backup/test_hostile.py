@@ -393,3 +393,19 @@ def test_restore_selection_is_required_and_exclusive(sandbox: Path) -> None:
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("value", [v for v in HOSTILE if not _backup_id(v)])
+def test_hostile_drill_id(value: str, sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run(["drill", "--registry", "demo", f"--id={value}"], capsys)
+    assert code == 1, err
+    assert "error: invalid --id" in err
+
+
+@pytest.mark.parametrize("command", ["restore", "drill"])
+def test_velero_restore_and_drill_not_yet(
+    command: str, sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run([command, "--registry", "demo", "--backend", "velero", "--latest"], capsys)
+    assert code == 1, err
+    assert "velero: not yet" in err

@@ -27,6 +27,7 @@ from provisioner.backup.store import (
     METADATA_SUFFIX,
     PENDING_PREFIX,
     BackupRecord,
+    record_drill,
     scan_registry,
     verify_backup,
 )
@@ -36,7 +37,15 @@ __all__ = ["ArchiveBackend"]
 
 
 def _listed(record: BackupRecord) -> ListedBackup:
-    return ListedBackup(record.id, record.created_at, record.expires_at, record.sha256, record.size_bytes)
+    return ListedBackup(
+        record.id,
+        record.created_at,
+        record.expires_at,
+        record.sha256,
+        record.size_bytes,
+        record.last_drill,
+        record.last_good_drill,
+    )
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,13 @@ class ArchiveBackend:
             )
             for r in scan_registry(self.folder, self.registry).records
         ]
+
+    def record_drill(self, backup_id: str, entry: dict[str, object]) -> None:
+        for record in scan_registry(self.folder, self.registry).records:
+            if record.id == backup_id:
+                record_drill(record, entry)
+                return
+        raise BackupFailed(f"backup {backup_id!r} disappeared before its drill could be recorded")
 
     def prune(self, now: datetime) -> PruneResult:
         folder = self.folder
