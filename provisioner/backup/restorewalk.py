@@ -19,6 +19,7 @@ from typing import IO
 
 from provisioner.backup.errors import VerifyFailed
 from provisioner.backup.pgrestore import PgServer
+from provisioner.backup.tarread import iter_members
 from provisioner.backup.tarsource import TarSource
 from provisioner.backup.untar import MemberRules, TreeWriter, dump_database
 
@@ -42,8 +43,15 @@ class Inventory:
 def _read_manifest(data: IO[bytes], size: int) -> object:
     if size > _MANIFEST_LIMIT:
         raise VerifyFailed(f"manifest.json is {size} bytes, more than {_MANIFEST_LIMIT}")
+    chunks, left = [], size
+    while left > 0:
+        chunk = data.read(min(left, _CHUNK))
+        if not chunk:
+            raise VerifyFailed("manifest.json is truncated")
+        chunks.append(chunk)
+        left -= len(chunk)
     try:
-        return json.loads(data.read(size))
+        return json.loads(b"".join(chunks))
     except ValueError as exc:
         raise VerifyFailed(f"manifest.json is not valid JSON: {exc}") from exc
 
@@ -67,40 +75,29 @@ def walk(
     inventory = inventory if inventory is not None else Inventory()
     rules = MemberRules()
     try:
-        with tarfile.open(
-            fileobj=source.stream, mode="r|", bufsize=_CHUNK, encoding="utf-8", errors="surrogateescape"
-        ) as tar:
-            member = tar.next()
-            while member is not None:
-                kind = rules.check(member)
-                if kind in ("dir", "file", "symlink"):
-                    name = os.fsencode(member.name).split(b"/")[1].decode("utf-8", "surrogateescape")
-                    counts = inventory.trees.setdefault(name, [0, 0])
-                    counts[0] += 1
-                    counts[1] += member.size if kind == "file" else 0
-                    data = tar.extractfile(member) if kind == "file" else None
-                    if writer is not None:
-                        digest = writer.write(member, kind, data, digest=digests)
-                        if kind == "file" and digests:
-                            inventory.digests[os.fsencode(member.name)] = (member.size, digest)
-                elif kind == "dump":
-                    database = dump_database(member.name)
-                    assert database is not None
-                    data = tar.extractfile(member)
-                    assert data is not None
-                    if pg is None:
-                        raise VerifyFailed(f"unexpected database dump {member.name!r} in the backup")
-                    if restore_dbs:
-                        inventory.restored_dbs[database] = pg().restore(data, database)
-                        inventory.dumps[database] = member.size
-                    else:
-                        inventory.dumps[database] = pg().check_dump(data, database)
-                elif kind == "manifest":
-                    data = tar.extractfile(member)
-                    assert data is not None
-                    inventory.manifest = _read_manifest(data, member.size)
-                tar.members.clear()  # type: ignore[attr-defined]  # a stream may hold millions of members: keep none
-                member = tar.next()
+        for member, data in iter_members(source.stream):
+            kind = rules.check(member)
+            if kind in ("dir", "file", "symlink"):
+                name = os.fsencode(member.name).split(b"/")[1].decode("utf-8", "surrogateescape")
+                counts = inventory.trees.setdefault(name, [0, 0])
+                counts[0] += 1
+                counts[1] += member.size if kind == "file" else 0
+                if writer is not None:
+                    digest = writer.write(member, kind, data if kind == "file" else None, digest=digests)
+                    if kind == "file" and digests:
+                        inventory.digests[os.fsencode(member.name)] = (member.size, digest)
+            elif kind == "dump":
+                database = dump_database(member.name)
+                assert database is not None
+                if pg is None:
+                    raise VerifyFailed(f"unexpected database dump {member.name!r} in the backup")
+                if restore_dbs:
+                    inventory.restored_dbs[database] = pg().restore(data, database)
+                    inventory.dumps[database] = member.size
+                else:
+                    inventory.dumps[database] = pg().check_dump(data, database)
+            elif kind == "manifest":
+                inventory.manifest = _read_manifest(data, member.size)
         if writer is not None:
             writer.finish()
     except (tarfile.TarError, EOFError) as exc:

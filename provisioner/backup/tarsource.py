@@ -24,6 +24,7 @@ from typing import IO
 
 from provisioner.backup.errors import VerifyFailed
 from provisioner.backup.procs import Tool
+from provisioner.backup.tarread import read_ahead
 
 __all__ = ["HashingReader", "TarSource", "archive_source", "restic_source"]
 
@@ -102,7 +103,11 @@ def archive_source(path: Path, sha256: str, size: int, label: str) -> Iterator[T
             read_across_frames=True,
         )
         with reader as stream:
-            yield TarSource(stream, hashed, sha256, size, label)
+            ahead = read_ahead(stream)
+            try:
+                yield TarSource(ahead, hashed, sha256, size, label)
+            finally:
+                ahead.close()
 
 
 @contextlib.contextmanager
@@ -119,14 +124,15 @@ def restic_source(
         )
         assert proc.stdout is not None
         hashed = HashingReader(proc.stdout)
-        source = TarSource(io.BufferedReader(hashed, _CHUNK), hashed, sha256, size, label)
+        ahead = read_ahead(io.BufferedReader(hashed, _CHUNK))
         try:
-            yield source
+            yield TarSource(ahead, hashed, sha256, size, label)
         except BaseException:
             proc.kill()
             proc.wait()
             raise
         finally:
+            ahead.close()
             proc.stdout.close()
         code = proc.wait()
         if code != 0:
