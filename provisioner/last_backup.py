@@ -15,7 +15,25 @@ if TYPE_CHECKING:
     from provisioner.backup import BackupRecord
     from provisioner.jenkins.http import HttpTarget
     from provisioner.jenkins.target import JobPath
-    from provisioner.status import LastBackup
+    from provisioner.status import LastBackup, LastDrill
+
+
+def last_drill_from_store(store: Path, registry: str) -> LastDrill | None:
+    """The most recent successful drill of any of the registry's backups (from their metadata)."""
+    from provisioner.backup import list_backups
+    from provisioner.backup.store import parse_utc
+    from provisioner.status import LastDrill
+
+    found: LastDrill | None = None
+    for record in list_backups(store, registry):
+        good = record.last_good_drill
+        if good is None:
+            continue
+        at, seconds = parse_utc(str(good["at"])), good["seconds"]
+        assert isinstance(seconds, int | float)
+        if found is None or at > found.at:
+            found = LastDrill(record.id, at, float(seconds))
+    return found
 
 
 def last_from_store(store: Path, registry: str) -> tuple[LastBackup | None, list[BackupRecord], list[str]]:

@@ -28,6 +28,13 @@ class LastBackup:
 
 
 @dataclass(frozen=True)
+class LastDrill:
+    backup_id: str
+    at: datetime  # aware
+    seconds: float  # how long the restore took: the measured recovery time
+
+
+@dataclass(frozen=True)
 class Status:
     registry: str
     settings: BackupSettings
@@ -36,6 +43,7 @@ class Status:
     last: LastBackup | None
     backups_kept: int | None
     warnings: list[str] = field(default_factory=list)
+    last_drill: LastDrill | None = None
 
     def _local(self, moment: datetime | None) -> str | None:
         return moment.astimezone(ZoneInfo(self.settings.time_zone)).isoformat() if moment else None
@@ -57,6 +65,13 @@ class Status:
             "nextRuns": [run.isoformat() for run in self.next_runs],
             "lastSuccessfulBackup": last,
             "backupsKept": self.backups_kept,
+            "lastSuccessfulDrill": None
+            if self.last_drill is None
+            else {
+                "id": self.last_drill.backup_id,
+                "at": self._local(self.last_drill.at),
+                "restoreSeconds": self.last_drill.seconds,
+            },
             "warnings": list(self.warnings),
         }
 
@@ -77,6 +92,7 @@ def build_status(
     last: LastBackup | None,
     backups_kept: int | None,
     warnings: list[str] | None = None,
+    last_drill: LastDrill | None = None,
 ) -> Status:
     found = list(warnings or [])
     zone = ZoneInfo(settings.time_zone)
@@ -90,7 +106,7 @@ def build_status(
         found.append(
             "the last successful backup is older than two scheduled runs: backups are failing or not running"
         )
-    return Status(registry, settings, source, runs, last, backups_kept, found)
+    return Status(registry, settings, source, runs, last, backups_kept, found, last_drill)
 
 
 def format_when(moment: datetime, zone: ZoneInfo) -> str:
@@ -125,6 +141,12 @@ def render_text(status: Status) -> str:
             lines.append("  (deletion date = the build's start + the EXPIRES_IN_HOURS it ran with)")
     if status.backups_kept is not None:
         lines.append(f"Backups kept: {status.backups_kept}")
+    if status.last_drill is not None:
+        drill = status.last_drill
+        lines.append(
+            f"Last successful drill: {format_when(drill.at, zone)} (backup {drill.backup_id} restored "
+            f"and matched its manifest in {drill.seconds:g} s)"
+        )
     lines.extend(f"warning: {warning}" for warning in status.warnings)
     return "\n".join(lines)
 

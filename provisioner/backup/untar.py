@@ -19,10 +19,13 @@ directory does not block its own contents.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import queue
 import re
 import tarfile
+import threading
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -100,6 +103,37 @@ class MemberRules:
         raise VerifyFailed(f"unexpected member {shown}: not part of a backup-registry archive")
 
 
+class _Syncer:
+    """fsync and close written files in a thread, so the next file is written meanwhile."""
+
+    def __init__(self, depth: int = 64) -> None:
+        self._queue: queue.Queue[int | None] = queue.Queue(depth)
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (fd := self._queue.get()) is not None:
+            try:
+                if self._error is None:
+                    os.fsync(fd)
+            except OSError as exc:
+                self._error = exc
+            finally:
+                os.close(fd)
+
+    def submit(self, fd: int) -> None:
+        self._queue.put(fd)
+
+    def finish(self) -> None:
+        """Wait until every submitted file is durable; raise the first fsync error."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 @dataclass
 class TreeWriter:
     """Writes checked ``dirs/<name>/...`` members as ``<name>/...`` below ``root_fd`` (the caller's)."""
@@ -112,9 +146,11 @@ class TreeWriter:
     _buffer: bytearray = field(default_factory=bytearray)
     _pending_dirs: list[tuple[bytes, tarfile.TarInfo]] = field(default_factory=list)
     _parent: tuple[bytes, int] | None = None
+    _syncer: _Syncer | None = None
 
     def __post_init__(self) -> None:
         self._buffer = bytearray(self.chunk)
+        self._syncer = _Syncer() if self.fsync else None
 
     def _parent_fd(self, parent: bytes) -> int:
         """The descriptor of ``parent`` (relative to the root), opened component by component."""
@@ -175,30 +211,39 @@ class TreeWriter:
                 os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode & 0o1777)
             os.utime(fd, ns=(mtime_ns, mtime_ns))
-            if self.fsync:
-                os.fsync(fd)
-        finally:
+        except BaseException:
+            os.close(fd)
+            raise
+        if self._syncer is not None:
+            self._syncer.submit(fd)  # fsynced and closed in the background
+        else:
             os.close(fd)
         self.files += 1
         self.written_bytes += member.size
         return hasher.hexdigest() if hasher is not None else ""
 
     def finish(self) -> None:
-        """Apply directory modes, owners and mtimes (deepest first), then make them durable."""
+        """Wait for the files to be durable, then apply directory modes, owners and mtimes
+        (deepest first) and make the directories durable."""
         self._drop_parent()
+        if self._syncer is not None:
+            self._syncer.finish()
         for raw, member in sorted(self._pending_dirs, key=lambda d: d[0].count(b"/"), reverse=True):
             fd = os.open(raw, _DIR_FLAGS, dir_fd=self.root_fd)
             try:
-                if self.fsync:
-                    os.fsync(fd)
                 if os.geteuid() == 0:
                     os.fchown(fd, member.uid, member.gid)
                 os.fchmod(fd, member.mode & 0o1777)
                 mtime_ns = int(member.mtime * 1_000_000_000)
                 os.utime(fd, ns=(mtime_ns, mtime_ns))
+                if self.fsync:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
         self._pending_dirs.clear()
 
     def close(self) -> None:
         self._drop_parent()
+        if self._syncer is not None:
+            with contextlib.suppress(OSError):
+                self._syncer.finish()

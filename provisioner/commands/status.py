@@ -13,7 +13,7 @@ from provisioner.commands._job import job_path_from_args, load_valid_settings, r
 from provisioner.commands._source import add_values_source_arguments, instant_arg
 from provisioner.commands._target import add_connection_arguments, build_http_target
 from provisioner.errors import ExitCode, UsageError
-from provisioner.last_backup import last_from_jenkins, last_from_store
+from provisioner.last_backup import last_drill_from_store, last_from_jenkins, last_from_store
 
 __all__ = ["last_from_jenkins", "last_from_store", "register", "run"]  # the console imports the first two
 
@@ -90,12 +90,14 @@ def run(args: argparse.Namespace) -> int:
     if loaded is None:
         return int(ExitCode.INVALID_SETTINGS)
     _source, settings, _jobs = loaded
+    drill = None
     if target is not None:
         last, warnings = last_from_jenkins(target, path)
         kept = None
     else:
         last, records, warnings = last_from_store(args.store, args.registry)
         kept = len(records)
+        drill = last_drill_from_store(args.store, args.registry)
     status = build_status(
         args.registry,
         settings,
@@ -104,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         last=last,
         backups_kept=kept,
         warnings=warnings,
+        last_drill=drill,
     )
     if args.format == "json":
         print(json.dumps(status.to_json(), indent=2, ensure_ascii=False))

@@ -62,6 +62,7 @@ def test_from_a_real_store(run_cli: Run, tmp_path: Path, store: Path) -> None:
             "deletesAt": "2026-11-28T19:30:00+02:00",
         },
         "backupsKept": 3,
+        "lastSuccessfulDrill": None,
         "warnings": [],
     }
     text = run_cli(
@@ -313,3 +314,25 @@ def test_last_from_build_parses_jenkins_build_json_below_the_command() -> None:
     for bad in ({"number": True, "timestamp": 1}, {"number": 1}, [], None):
         with pytest.raises(JenkinsFailure, match="no valid number and timestamp"):
             last_from_build(bad, "job")
+
+
+def test_last_successful_drill_from_the_store(run_cli: Run, tmp_path: Path, store: Path) -> None:
+    """A drill recorded in a backup's metadata shows in status (the newest successful one)."""
+    from provisioner.backup import list_backups
+    from provisioner.backup.store import record_drill
+
+    records = {r.id: r for r in list_backups(store, "demo")}
+    record_drill(records["20261120T173000Z"], {"at": "2026-11-21T04:00:00Z", "result": "ok", "seconds": 12.5})
+    record_drill(
+        records["20261121T173000Z"], {"at": "2026-11-22T04:00:00Z", "result": "failed", "seconds": 3}
+    )
+    values = write_values(tmp_path)
+    args = ("--values", str(values), "--registry", "demo", "--store", str(store), "--now", NOW)
+    data = status_json(run_cli, *args)
+    assert data["lastSuccessfulDrill"] == {
+        "id": "20261120T173000Z",
+        "at": "2026-11-21T06:00:00+02:00",
+        "restoreSeconds": 12.5,
+    }
+    text = run_cli("status", *args).out
+    assert "Last successful drill: 2026-11-21 06:00 EET (backup 20261120T173000Z restored" in text
