@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SRC=DEST",
         help="restore database SRC as DEST (default: <db>_restored_<id>; repeatable)",
     )
+    rst.add_argument(
+        "--to-namespace", metavar="NS", help="velero: restore into NS (default: <ns>-restored-<UTC stamp>)"
+    )
     rst.add_argument("--dry-run", action="store_true", help="check everything, print the plan, write nothing")
     rst.add_argument(
         "--force", action="store_true", help="allow a non-empty --to and existing databases (never deletes)"
@@ -303,10 +306,23 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
 
 
 def _validate_restore(args: argparse.Namespace, fields: dict[str, object]) -> None:
-    if fields["backend"] == "velero":
-        raise InvalidInput("--backend", "restore supports the archive and restic backends (velero: not yet)")
+    velero = fields["backend"] == "velero"
+    if velero:
+        for flag, given in (
+            ("--to", args.to),
+            ("--pg-database-map", args.pg_database_map),
+            ("--force", args.force),
+        ):
+            if given:
+                raise InvalidInput(flag, "the velero backend restores a namespace (see --to-namespace)")
+        if args.to_namespace is not None:
+            fields["to_namespace"] = inputs.check_registry(args.to_namespace, "--to-namespace")
+    elif args.to_namespace is not None:
+        raise InvalidInput("--to-namespace", "only the velero backend restores a namespace")
     if args.id is not None:
-        fields["backup_id"] = inputs.check_backup_id(args.id)
+        fields["backup_id"] = (
+            inputs.check_registry(args.id, "--id") if velero else inputs.check_backup_id(args.id)
+        )
     elif args.before is not None:
         fields["before"] = parse_now(args.before, "--before")
     else:

@@ -134,11 +134,12 @@ def _print_restore(result: RestoreResult, output: str, out: TextIO) -> None:
     for db in result.databases:
         extra = f" (existing one renamed to {db['replaces']})" if db.get("replaces") else ""
         out.write(f"  database {db['database']} -> {db['target']}{extra}\n")
+    if result.namespace is not None:
+        ns = result.namespace
+        out.write(f"  namespace {ns['namespace']} -> {ns['target']} (velero restore {ns['restore']})\n")
 
 
-def _restore(
-    request: Request, backend: ArchiveBackend | ResticBackend, environ: Mapping[str, str], out: TextIO
-) -> int:
+def _restore(request: Request, backend: Backend, environ: Mapping[str, str], out: TextIO) -> int:
     opts = RestoreOptions(
         backup_id=request.backup_id,
         before=request.before,
@@ -154,18 +155,29 @@ def _restore(
         "registry": request.registry,
         "backend": request.backend,
         "selector": request.backup_id or ("latest" if request.latest else f"before {request.before}"),
-        "to": None if request.to is None else str(request.to),
+        "to": str(request.to) if request.to is not None else request.to_namespace,
         "dryRun": request.dry_run,
         "force": request.force,
     }
     result: RestoreResult | None = None
     try:
-        with backend.reading():
-            result = restore(backend.candidates(), opts, _pg_factory(environ), request.registry)
+        if isinstance(backend, VeleroBackend):
+            result = backend.restore(
+                backup_id=request.backup_id,
+                before=request.before,
+                to_namespace=request.to_namespace,
+                dry_run=request.dry_run,
+                now=request.now or datetime.now(UTC),
+            )
+        else:
+            with backend.reading():
+                result = restore(backend.candidates(), opts, _pg_factory(environ), request.registry)
     finally:
         audit["result"] = "ok" if result is not None else "failed"
         audit["backup"] = result.backup_id if result is not None else None
         audit["databases"] = [d["target"] for d in result.databases] if result is not None else []
+        if result is not None and result.namespace is not None:
+            audit["to"] = result.namespace["target"]
         audit["seconds"] = round(time.monotonic() - started, 3)
         LOG.info("audit", extra=audit)
     _print_restore(result, request.output, out)
@@ -315,7 +327,6 @@ def _carry_out(
             values |= _store_values(request, backend)
         return values, outcome.backup.id
     if request.command == "restore":
-        assert not isinstance(backend, VeleroBackend)
         _restore(request, backend, environ, out)
         return {}, None
     if request.command == "drill":

@@ -35,3 +35,4 @@ class Request:
     db_map: tuple[tuple[str, str], ...] = ()
     dry_run: bool = False
     force: bool = False
+    to_namespace: str | None = None

@@ -99,6 +99,7 @@ class RestoreResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     digests: dict[bytes, tuple[int, str]] = field(default_factory=dict)  # with RestoreOptions.digests
     manifest: object | None = None
+    namespace: dict[str, str | int | None] | None = None  # velero: backup, restore, namespace, target
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -111,6 +112,7 @@ class RestoreResult:
             "databases": self.databases,
             "seconds": round(self.seconds, 3),
             "skipped": [{"id": i, "reason": why} for i, why in self.skipped],
+            "namespace": self.namespace,
         }
 
 

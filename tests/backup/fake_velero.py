@@ -55,6 +55,26 @@ def main(state_path: str, argv: list[str]) -> int:
             code = _create(state, argv[2:])
         elif argv[:2] == ["backup", "get"]:
             code = _get(state, argv[2:])
+        elif argv[:2] == ["restore", "create"]:
+            name, opts = argv[2], dict(zip(argv[3:-1:2], argv[4:-1:2], strict=True))
+            assert argv[-1] == "--wait", argv
+            if opts["--from-backup"] not in state["backups"]:
+                print(f'An error occurred: backup "{opts["--from-backup"]}" not found', file=sys.stderr)
+                return 1
+            state.setdefault("restores", {})[name] = {
+                "apiVersion": "velero.io/v1",
+                "kind": "Restore",
+                "metadata": {"name": name, "namespace": "velero"},
+                "spec": {
+                    "backupName": opts["--from-backup"],
+                    "namespaceMapping": opts["--namespace-mappings"],
+                },
+                "status": {"phase": state.get("restore_phase", "Completed")},
+            }
+            print(f'Restore request "{name}" submitted successfully.')
+        elif argv[:2] == ["restore", "get"]:
+            assert argv[3:] == ["-o", "json"], argv
+            print(json.dumps(state.get("restores", {})[argv[2]], indent=4))
         else:
             print(f"Error: unknown command {argv!r}", file=sys.stderr)
             code = 1

@@ -402,10 +402,29 @@ def test_hostile_drill_id(value: str, sandbox: Path, capsys: pytest.CaptureFixtu
     assert "error: invalid --id" in err
 
 
-@pytest.mark.parametrize("command", ["restore", "drill"])
+@pytest.mark.parametrize("command", ["drill"])
 def test_velero_restore_and_drill_not_yet(
     command: str, sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, err = _run([command, "--registry", "demo", "--backend", "velero", "--latest"], capsys)
     assert code == 1, err
     assert "velero: not yet" in err
+
+
+@pytest.mark.parametrize(("flag", "value"), _cases({"--to-namespace": _label, "--id": _label}))
+def test_hostile_velero_restore_values(
+    flag: str, value: str, sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["restore", "--registry", "demo", "--backend", "velero"]
+    argv += [f"{flag}={value}"] if flag == "--id" else ["--latest", f"{flag}={value}"]
+    code, err = _run(argv, capsys)
+    assert code == 1, err
+    assert f"error: invalid {flag}" in err
+
+
+@pytest.mark.parametrize("extra", [["--to", "x"], ["--pg-database-map", "a=b"], ["--force"]])
+def test_velero_restore_refuses_directory_and_database_options(
+    extra: list[str], sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run(["restore", "--registry", "demo", "--backend", "velero", "--latest", *extra], capsys)
+    assert code == 1, err

@@ -178,3 +178,83 @@ def test_velero_missing_from_path(tmp_path: Path) -> None:
     )
     assert result.code == 3
     assert "velero not found on PATH" in result.stderr
+
+
+def _set_state(state: Path, **changes: object) -> None:
+    data = json.loads(state.read_text())
+    data.update(changes)
+    state.write_text(json.dumps(data))
+
+
+def test_restore_pins_the_argv_into_a_new_namespace(velero: tuple[Path, Path]) -> None:
+    exe, state = velero
+    env = env_with(exe, KUBECONFIG="/etc/kube/config", SECRET_TOKEN="must-not-leak")
+    for now in ("2026-11-20T19:30:00Z", "2026-11-21T19:30:00Z"):
+        made = run_script("run", "--backend", "velero", "--registry", "demo", "--expires-in-hours", "168",
+                          "--now", now, env=env)  # fmt: skip
+        assert made.code == 0, made.stderr
+    _set_state(state, calls=[])
+    result = run_script("restore", "--backend", "velero", "--registry", "demo", "--latest",
+                        "--format", "json", env=env)  # fmt: skip
+    assert result.code == 0, result.stderr
+    argv = [c["argv"] for c in calls(state)]
+    assert argv[0] == ["backup", "get", "-l", "registry=demo", "-o", "json"]
+    create = argv[1]
+    assert create[:3] == ["restore", "create", create[2]] and create[2].startswith("demo-restore-")
+    assert create[3:] == ["--from-backup", "demo-20261121t193000z", "--namespace-mappings",
+                          f"demo:{json.loads(result.stdout)['namespace']['target']}", "--wait"]  # fmt: skip
+    assert argv[2] == ["restore", "get", create[2], "-o", "json"]
+    target = json.loads(result.stdout)["namespace"]["target"]
+    assert target.startswith("demo-restored-") and len(target) <= 63
+    assert all("SECRET_TOKEN" not in c["env"] for c in calls(state))
+    # an explicit namespace and an explicit backup
+    result = run_script("restore", "--backend", "velero", "--registry", "demo",
+                        "--id", "demo-20261120t193000z", "--to-namespace", "demo-copy", env=env)  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert calls(state)[-2]["argv"][3:] == ["--from-backup", "demo-20261120t193000z",
+                                            "--namespace-mappings", "demo:demo-copy", "--wait"]  # fmt: skip
+
+
+@pytest.mark.parametrize("phase", ["PartiallyFailed", "Failed", "InProgress"])
+def test_restore_phase_other_than_completed_fails(velero: tuple[Path, Path], phase: str) -> None:
+    exe, state = velero
+    env = env_with(exe)
+    made = run_script(
+        "run", "--backend", "velero", "--registry", "demo", "--expires-in-hours", "168", env=env
+    )
+    assert made.code == 0, made.stderr
+    _set_state(state, restore_phase=phase)
+    result = run_script("restore", "--backend", "velero", "--registry", "demo", "--latest", env=env)
+    assert result.code == 3
+    assert f"ended in phase {phase!r}, not 'Completed'" in result.stderr
+
+
+def test_restore_skips_a_backup_that_is_not_completed(velero: tuple[Path, Path]) -> None:
+    exe, state = velero
+    env = env_with(exe)
+    assert run_script("run", "--backend", "velero", "--registry", "demo", "--expires-in-hours", "168",
+                      "--now", "2026-11-20T19:30:00Z", env=env).code == 0  # fmt: skip
+    _set_state(state, phase="PartiallyFailed")
+    run_script("run", "--backend", "velero", "--registry", "demo", "--expires-in-hours", "168",
+               "--now", "2026-11-21T19:30:00Z", env=env)  # fmt: skip
+    result = run_script("restore", "--backend", "velero", "--registry", "demo", "--latest", env=env)
+    assert result.code == 0, result.stderr
+    assert "restored backup demo-20261120t193000z" in result.stdout
+    assert "skipped backup demo-20261121t193000z" in result.stdout
+    refused = run_script("restore", "--backend", "velero", "--registry", "demo", "--id",
+                         "demo-20261121t193000z", env=env)  # fmt: skip
+    assert refused.code == 3
+    assert "the newest backup that passes is demo-20261120t193000z" in refused.stderr
+
+
+def test_restore_dry_run_starts_no_restore(velero: tuple[Path, Path]) -> None:
+    exe, state = velero
+    env = env_with(exe)
+    assert run_script("run", "--backend", "velero", "--registry", "demo", "--expires-in-hours", "168",
+                      env=env).code == 0  # fmt: skip
+    result = run_script(
+        "restore", "--backend", "velero", "--registry", "demo", "--latest", "--dry-run", env=env
+    )
+    assert result.code == 0, result.stderr
+    assert "would restore" in result.stdout
+    assert not [c for c in calls(state) if c["argv"][0] == "restore"]
