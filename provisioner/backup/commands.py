@@ -200,10 +200,7 @@ def _drill(
             "result": "ok" if result.ok else "failed",
             "seconds": round(result.seconds, 3),
         }
-        if isinstance(backend, ArchiveBackend):
-            backend.record_drill(result.backup_id, entry)
-        else:
-            LOG.warning("the restic backend does not record drills in the backup yet", extra=entry)
+        backend.record_drill(result.backup_id, entry)
     data = result.to_json()
     LOG.info("drill finished", extra={"registry": request.registry, **data})
     if request.output == "json":

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.backup.conftest import SCRIPT, Postgres, Result, run_script
+from tests.backup.conftest import SCRIPT, Postgres, ResticRepo, Result, run_script
 from tests.backup.restore_helpers import odd_tree, read_members, repack
 
 REG = "reg-d"
@@ -152,3 +152,25 @@ def test_sigterm_mid_drill_cleans_up(tmp_path: Path, postgres: Postgres) -> None
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
     assert os.listdir(scratch) == []
+
+
+def test_restic_drill_recorded_in_tags(tmp_path: Path, postgres: Postgres, restic_repo: ResticRepo) -> None:
+    repo = restic_repo
+    env = _env(postgres, tmp_path)
+    env.update(repo.env())
+    common = ("--registry", REG, "--backend", "restic", "--restic-repo", str(repo.path))
+    db = _db(postgres)
+    data = odd_tree(tmp_path / "data")
+    made = _run(env, "run", *common, "--expires-in-hours", "168", "--source", str(data), "--pg-database", db)
+    assert made.code == 0, made.stderr
+    for _ in range(2):
+        result = _run(env, "drill", *common, "--format", "json")
+        assert result.code == 0, result.stderr
+        assert json.loads(result.stdout)["tablesChecked"] == 2
+    tags = json.loads(repo.restic("snapshots", "--json"))[0]["tags"]
+    assert len([t for t in tags if t.startswith("last-drill=")]) == 1
+    assert len([t for t in tags if t.startswith("last-good-drill=")]) == 1
+    listed = json.loads(_run(env, "list", *common, "--format", "json").stdout)
+    assert listed[0]["lastSuccessfulDrill"]["result"] == "ok"
+    assert _run(env, "verify", *common).code == 0  # the rewritten snapshot still verifies
+    assert os.listdir(tmp_path / "scratch-tmp") == []

@@ -62,9 +62,39 @@ class ResticSnapshot:
     sha256: str
     size_bytes: int
     filename: str
+    last_drill: dict[str, object] | None = None
+    last_good_drill: dict[str, object] | None = None
 
     def listed(self) -> ListedBackup:
-        return ListedBackup(self.backup_id, self.created_at, self.expires_at, self.sha256, self.size_bytes)
+        return ListedBackup(
+            self.backup_id,
+            self.created_at,
+            self.expires_at,
+            self.sha256,
+            self.size_bytes,
+            self.last_drill,
+            self.last_good_drill,
+        )
+
+
+_DRILL_TAGS = {"lastDrill": "last-drill", "lastSuccessfulDrill": "last-good-drill"}
+
+
+def drill_tag(key: str, entry: Mapping[str, object]) -> str:
+    """``last-drill=<UTC stamp>/<ok|failed>/<seconds>`` (restic tags cannot hold a comma)."""
+    at = datetime.strptime(str(entry["at"]), "%Y-%m-%dT%H:%M:%SZ").strftime(_STAMP)
+    return f"{_DRILL_TAGS[key]}={at}/{entry['result']}/{entry['seconds']}"
+
+
+def _drill_from_tag(text: str | None) -> dict[str, object] | None:
+    """The drill record in a tag, or None when absent or not ours."""
+    match = re.fullmatch(
+        r"([0-9]{8}T[0-9]{6}Z)/(ok|failed)/([0-9]{1,9}(\.[0-9]{1,6})?)", text or "", re.ASCII
+    )
+    if match is None:
+        return None
+    at = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"at": at, "result": match.group(2), "seconds": float(match.group(3))}
 
 
 def _tags(snapshot: Mapping[str, object]) -> dict[str, str]:
@@ -99,7 +129,17 @@ def parse_snapshot(snapshot: object, registry: str) -> ResticSnapshot | None:
         expires = datetime.strptime(tags.get("expires", ""), STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
-    return ResticSnapshot(sid, backup_id, created, expires, sha, int(size), paths[0])
+    return ResticSnapshot(
+        sid,
+        backup_id,
+        created,
+        expires,
+        sha,
+        int(size),
+        paths[0],
+        _drill_from_tag(tags.get(_DRILL_TAGS["lastDrill"])),
+        _drill_from_tag(tags.get(_DRILL_TAGS["lastSuccessfulDrill"])),
+    )
 
 
 @dataclass(frozen=True)
@@ -275,6 +315,24 @@ class ResticBackend:
     def reading(self) -> Iterator[None]:
         """restic's own repository lock keeps `forget --prune` away from a running `restic dump`."""
         yield
+
+    def record_drill(self, backup_id: str, entry: dict[str, object]) -> None:
+        """Replace the snapshot's drill tags (restic rewrites the snapshot under a new id)."""
+        snap = next((s for s in self.snapshots() if s.backup_id == backup_id), None)
+        if snap is None:
+            raise BackupFailed(f"backup {backup_id!r} disappeared before its drill could be recorded")
+        raw = next(
+            (r for r in self._snapshots() if isinstance(r, dict) and r.get("id") == snap.snapshot_id), {}
+        )
+        keys = ["lastDrill", "lastSuccessfulDrill"] if entry["result"] == "ok" else ["lastDrill"]
+        prefixes = tuple(_DRILL_TAGS[k] + "=" for k in keys)
+        args: list[str] = []
+        for tag in raw.get("tags") or []:
+            if isinstance(tag, str) and tag.startswith(prefixes):
+                args += ["--remove", tag]
+        for key in keys:
+            args += ["--add", drill_tag(key, entry)]
+        self._run("tag", *args, snap.snapshot_id)
 
     def candidates(self) -> Sequence[Candidate]:
         return [
