@@ -10,12 +10,13 @@ it wrote becomes visible before the stream has verified to its end.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, cast
 
 from provisioner.backup.errors import VerifyFailed
 from provisioner.backup.pgrestore import PgServer
@@ -56,6 +57,72 @@ def _read_manifest(data: IO[bytes], size: int) -> object:
         raise VerifyFailed(f"manifest.json is not valid JSON: {exc}") from exc
 
 
+class _Members:
+    """The member iterator with one step of push-back (a dump's parts reader looks one ahead)."""
+
+    def __init__(self, members: Iterator[tuple[tarfile.TarInfo, IO[bytes]]]) -> None:
+        self._members = members
+        self._pushed: list[tuple[tarfile.TarInfo, IO[bytes]]] = []
+
+    def __iter__(self) -> _Members:
+        return self
+
+    def __next__(self) -> tuple[tarfile.TarInfo, IO[bytes]]:
+        return self._pushed.pop() if self._pushed else next(self._members)
+
+    def push(self, item: tuple[tarfile.TarInfo, IO[bytes]]) -> None:
+        self._pushed.append(item)
+
+
+class _DumpParts(io.RawIOBase):
+    """One database's dump stored as consecutive part members, read as one stream."""
+
+    def __init__(self, members: _Members, rules: MemberRules, database: str, first: IO[bytes]) -> None:
+        super().__init__()
+        self._members, self._rules, self._database = members, rules, database
+        self._current: IO[bytes] | None = first
+        self._index = 0
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._read
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while self._current is not None:
+            n = self._current.readinto(buffer)  # type: ignore[attr-defined]
+            if n:
+                self._read += n
+                return int(n)
+            self._advance()
+        return 0
+
+    def _advance(self) -> None:
+        self._current = None
+        item = next(self._members, None)
+        if item is None:
+            return
+        found = dump_database(item[0].name)
+        if found is None or found[0] != self._database or found[1] is None:
+            self._members.push(item)
+            return
+        self._index += 1
+        if found[1] != self._index:
+            raise VerifyFailed(
+                f"the dump of database {self._database!r}: part {found[1]}, expected {self._index}"
+            )
+        if self._rules.check(item[0]) != "dump":
+            raise VerifyFailed(f"unexpected member {item[0].name!r}")
+        self._current = item[1]
+
+    def drain(self) -> None:
+        """Skip what is left of the parts (``pg_restore --list`` stops after the table of contents)."""
+        while self._current is not None:
+            self._advance()
+
+
 def walk(
     source: TarSource,
     *,
@@ -75,7 +142,8 @@ def walk(
     inventory = inventory if inventory is not None else Inventory()
     rules = MemberRules()
     try:
-        for member, data in iter_members(source.stream):
+        members = _Members(iter_members(source.stream))
+        for member, data in members:
             kind = rules.check(member)
             if kind in ("dir", "file", "symlink"):
                 name = os.fsencode(member.name).split(b"/")[1].decode("utf-8", "surrogateescape")
@@ -87,15 +155,24 @@ def walk(
                     if kind == "file" and digests:
                         inventory.digests[os.fsencode(member.name)] = (member.size, digest)
             elif kind == "dump":
-                database = dump_database(member.name)
-                assert database is not None
+                found = dump_database(member.name)
+                assert found is not None
+                database, part = found
                 if pg is None:
                     raise VerifyFailed(f"unexpected database dump {member.name!r} in the backup")
+                if database in inventory.dumps or database in inventory.restored_dbs:
+                    raise VerifyFailed(f"the dump of database {database!r} appears twice")
+                if part not in (None, 0):
+                    raise VerifyFailed(f"the dump of database {database!r} starts at part {part}")
+                parts = None if part is None else _DumpParts(members, rules, database, data)
+                dump = data if parts is None else cast(IO[bytes], io.BufferedReader(parts, _CHUNK))
                 if restore_dbs:
-                    inventory.restored_dbs[database] = pg().restore(data, database)
-                    inventory.dumps[database] = member.size
+                    inventory.restored_dbs[database] = pg().restore(dump, database)
+                    inventory.dumps[database] = member.size if parts is None else parts.tell()
                 else:
-                    inventory.dumps[database] = pg().check_dump(data, database)
+                    inventory.dumps[database] = pg().check_dump(dump, database)
+                if parts is not None:
+                    parts.drain()
             elif kind == "manifest":
                 inventory.manifest = _read_manifest(data, member.size)
         if writer is not None:

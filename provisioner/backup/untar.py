@@ -35,7 +35,7 @@ __all__ = ["DIRS_PREFIX", "MANIFEST_MEMBER", "MemberRules", "TreeWriter", "dump_
 
 DIRS_PREFIX = b"dirs/"
 MANIFEST_MEMBER = "manifest.json"
-_DUMP = re.compile(r"postgres/([A-Za-z0-9_][A-Za-z0-9_-]{0,62})\.dump", re.ASCII)
+_DUMP = re.compile(r"postgres/([A-Za-z0-9_][A-Za-z0-9_-]{0,62})\.dump(\.part-([0-9]{6}))?", re.ASCII)
 _KINDS = {
     tarfile.REGTYPE: "file",
     tarfile.AREGTYPE: "file",
@@ -46,13 +46,17 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def dump_database(name: str) -> str | None:
-    """The database whose dump the member ``name`` holds, or None.
+def dump_database(name: str) -> tuple[str, int | None] | None:
+    """The database whose dump the member ``name`` holds, and the part number; or None.
 
-    The one place that knows how a dump is stored in the tar (one member per database today).
+    The one place that knows how a dump is stored in the tar: one member ``postgres/<db>.dump``, or
+    consecutive parts ``postgres/<db>.dump.part-000000``, ``-000001``, ... whose concatenation is the
+    dump (archives that stream pg_dump's output without spooling it).
     """
     match = _DUMP.fullmatch(name)
-    return match.group(1) if match else None
+    if match is None:
+        return None
+    return match.group(1), None if match.group(3) is None else int(match.group(3))
 
 
 @dataclass

@@ -177,3 +177,39 @@ def test_restic_corrupt_snapshot_refused(postgres: Postgres, restic_repo: Restic
     assert result.code == 3, result.stderr
     assert "passes verification" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_dump_stored_as_parts_restores(postgres: Postgres, tmp_path: Path) -> None:
+    """Archives that stream pg_dump's output store it as consecutive parts: read as one dump."""
+    import tarfile
+
+    from tests.backup.restore_helpers import read_members, repack
+
+    db = _db(postgres)
+    store = tmp_path / "store"
+    backup_id = _backup(postgres, store, db, "--source", str(odd_tree(tmp_path / "data")))
+    archive = store / "reg-pg" / f"{backup_id}.tar.zst"
+    members = read_members(archive)
+    info, dump = members[0]
+    assert info.name == f"postgres/{db}.dump"
+    cut = [0, len(dump) // 3, len(dump) // 2, len(dump)]
+    parts = []
+    for index in range(3):
+        part = tarfile.TarInfo(f"postgres/{db}.dump.part-{index:06d}")
+        part.mode, part.mtime = 0o600, info.mtime
+        parts.append((part, dump[cut[index] : cut[index + 1]]))
+    repack(archive, parts + members[1:])
+    dry = _run(postgres, "restore", "--registry", "reg-pg", "--store", str(store), "--latest", "--dry-run",
+               "--to", str(tmp_path / "out"))  # fmt: skip
+    assert dry.code == 0, dry.stderr
+    result = _run(postgres, "restore", "--registry", "reg-pg", "--store", str(store), "--latest",
+                  "--to", str(tmp_path / "out"), "--pg-database-map", f"{db}={db}_parts")  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert _facts(postgres, f"{db}_parts") == _facts(postgres, db)
+    assert tree_facts(tmp_path / "out" / "data") == tree_facts(tmp_path / "data")
+    # parts out of order are refused
+    repack(archive, [parts[0], parts[2], parts[1], *members[1:]])
+    bad = _run(postgres, "restore", "--registry", "reg-pg", "--store", str(store), "--latest",
+               "--pg-database-map", f"{db}={db}_bad")  # fmt: skip
+    assert bad.code == 3
+    assert "part 2, expected 1" in bad.stderr
