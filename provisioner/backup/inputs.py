@@ -146,19 +146,24 @@ def _check_path_text(value: str, argument: str, *, secret: bool = False) -> None
         )
 
 
-def check_store(value: str, argument: str = "--store") -> Path:
-    """The store directory, resolved; it must be a directory if it exists (it is created by `run`)."""
+def _dir_or_new(value: str, argument: str) -> tuple[Path, bool]:
+    """``value`` resolved, and whether it exists (then it must be a directory)."""
     _check_path_text(value, argument)
     resolved = Path(os.path.realpath(value))
     try:
         st = os.stat(resolved)
     except FileNotFoundError:
-        return resolved
+        return resolved, False
     except OSError as exc:
         raise InvalidInput(argument, f"{_show(value)}: {exc.strerror}") from None
     if not stat.S_ISDIR(st.st_mode):
         raise InvalidInput(argument, f"{_show(value)} exists and is not a directory")
-    return resolved
+    return resolved, True
+
+
+def check_store(value: str, argument: str = "--store") -> Path:
+    """The store directory, resolved; it must be a directory if it exists (it is created by `run`)."""
+    return _dir_or_new(value, argument)[0]
 
 
 def check_metrics_file(value: str, argument: str = "--metrics-file") -> Path:
@@ -224,21 +229,12 @@ def check_password_file(value: str, argument: str) -> Path:
 def check_restore_target(value: str, force: bool, argument: str = "--to") -> Path:
     """Where a restore writes: a new directory in an existing one, or an empty directory (any
     directory with ``force``; what is in it is never replaced). Resolved; never ``/``."""
-    _check_path_text(value, argument)
-    resolved = Path(os.path.realpath(value))
+    resolved, exists = _dir_or_new(value, argument)
     if resolved == resolved.parent:
         raise InvalidInput(argument, "cannot restore into /")
     if not resolved.parent.is_dir():
         raise InvalidInput(argument, f"{_show(value)}: its parent directory does not exist")
-    try:
-        st = os.stat(resolved)
-    except FileNotFoundError:
-        return resolved
-    except OSError as exc:
-        raise InvalidInput(argument, f"{_show(value)}: {exc.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise InvalidInput(argument, f"{_show(value)} exists and is not a directory")
-    if not force and os.listdir(resolved):
+    if exists and not force and os.listdir(resolved):
         raise InvalidInput(argument, f"{_show(value)} is not empty (add --force to restore into it)")
     return resolved
 
