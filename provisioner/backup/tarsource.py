@@ -50,6 +50,14 @@ class HashingReader(io.RawIOBase):
             self.size += n
         return int(n or 0)
 
+    def read(self, size: int = -1) -> bytes:
+        """One read of the underlying stream, hashed (no intermediate buffer: zstd reads this way)."""
+        data = self._raw.read(size)
+        if data:
+            self.digest.update(data)
+            self.size += len(data)
+        return data or b""
+
     def drain(self) -> None:
         buffer = bytearray(_CHUNK)
         while self.readinto(buffer):
