@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from provisioner.backup.backends.archive import ArchiveBackend
 from provisioner.backup.backends.restic import ResticBackend
 from provisioner.backup.backends.velero import VeleroBackend
-from provisioner.backup.errors import BackupFailed
+from provisioner.backup.errors import BackupFailed, InvalidInput
 from provisioner.backup.ids import new_backup_id
 from provisioner.backup.logs import LOG
 from provisioner.backup.outcome import ListedBackup, RunOutcome
@@ -160,6 +160,7 @@ def _restore(request: Request, backend: Backend, environ: Mapping[str, str], out
         "force": request.force,
     }
     result: RestoreResult | None = None
+    outcome = "failed"
     try:
         if isinstance(backend, VeleroBackend):
             result = backend.restore(
@@ -172,8 +173,12 @@ def _restore(request: Request, backend: Backend, environ: Mapping[str, str], out
         else:
             with backend.reading():
                 result = restore(backend.candidates(), opts, _pg_factory(environ), request.registry)
+        outcome = "ok"
+    except InvalidInput:
+        outcome = "refused"  # a target that exists, a database that exists: nothing was written
+        raise
     finally:
-        audit["result"] = "ok" if result is not None else "failed"
+        audit["result"] = outcome
         audit["backup"] = result.backup_id if result is not None else None
         audit["databases"] = [d["target"] for d in result.databases] if result is not None else []
         if result is not None and result.namespace is not None:

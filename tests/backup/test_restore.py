@@ -262,3 +262,7 @@ def test_audit_line(
     assert len(audit) == 1
     assert audit[0]["who"] == "alice" and audit[0]["backup"] == backup_id and audit[0]["result"] == "ok"
     assert audit[0]["to"] == str(tmp_path / "out") and isinstance(audit[0]["seconds"], float)
+    # a refusal is audited too
+    assert _restore(store, "--latest", "--to", str(tmp_path / "out"), "--force") == 1
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    assert [x["result"] for x in lines if x.get("audit") == "restore"] == ["refused"]
