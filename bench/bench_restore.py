@@ -2,6 +2,7 @@
 
 Directories (the 1 GiB mixed data set of bench_backup.py, cached under bench/out/):
   floor   zstd -dc F | tar -xf - -C DIR                  (no verification, no fsync)
+  floor+sync   the same, then sync -f DIR                (durable, as the tool's restore is)
   tool    backup-registry restore --latest --to DIR      (SHA-256 of the archive, zstd frame checksums,
                                                           every member checked, fsync of every file
                                                           and directory, rename into place, process
@@ -79,7 +80,8 @@ def make_backup(store: Path, env: dict[str, str], *sources: str) -> Path:
     return sorted(store.glob("bench/*.tar.zst"))[-1]
 
 
-def dir_floor(archive: Path, target: Path) -> tuple[float, int, float]:
+def dir_floor(archive: Path, target: Path, durable: bool = False) -> tuple[float, int, float]:
+    """The floor; ``durable``: then ``sync -f`` (syncfs) as the tool fsyncs what it restored."""
     target.mkdir()
     started = time.perf_counter()
     p1 = subprocess.Popen([tool("zstd"), "-dc", str(archive)], stdout=subprocess.PIPE)
@@ -87,6 +89,9 @@ def dir_floor(archive: Path, target: Path) -> tuple[float, int, float]:
     p2 = subprocess.Popen([tool("tar"), "-xf", "-", "-C", str(target)], stdin=p1.stdout)
     p1.stdout.close()
     peak, cpu = wait_all([p1, p2])
+    if durable:
+        p3 = subprocess.Popen([tool("sync"), "-f", str(target)])
+        cpu += wait_all([p3])[1]
     return time.perf_counter() - started, peak, cpu
 
 
@@ -169,7 +174,7 @@ def report(
         "| variant | median s | runs (s) | MB/s | x floor | CPU s | peak RSS MiB |",
         "|---|---|---|---|---|---|---|",
     ]
-    for variant in ("floor", "tool"):
+    for variant in times:
         med = statistics.median(times[variant])
         runs = ", ".join(f"{t:.2f}" for t in times[variant])
         rate, mib = size / med / 1e6, rss[variant] // 1024
@@ -185,6 +190,11 @@ def report(
     lines.append(f"Target tool <= {target} x floor: {speed} ({ratio:.2f}; CPU {cpu_ratio:.2f} x); "
                  f"peak RSS < 150 MB: {memory} ({rss['tool'] // 1024} MiB); "
                  f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if "floor+sync" in times:
+        durable = ours / statistics.median(times["floor+sync"])
+        lines.append(
+            f"Against the floor made durable (`sync -f` after tar, as the tool fsyncs): {durable:.2f} x."
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -195,15 +205,15 @@ def bench_dirs(args: argparse.Namespace) -> str:
     store = args.out / f"restore-store-{args.size_mib}m"
     archive = make_backup(store, dict(os.environ), "--source", str(data))
     target = args.out / "restore-target"
-    times: dict[str, list[float]] = {"floor": [], "tool": []}
-    cpus: dict[str, list[float]] = {"floor": [], "tool": []}
-    rss = {"floor": 0, "tool": 0}
+    times: dict[str, list[float]] = {"floor": [], "floor+sync": [], "tool": []}
+    cpus: dict[str, list[float]] = {"floor": [], "floor+sync": [], "tool": []}
+    rss = {"floor": 0, "floor+sync": 0, "tool": 0}
     for _ in range(args.repeat):
-        for variant in ("floor", "tool"):
+        for variant in ("floor", "floor+sync", "tool"):
             shutil.rmtree(target, ignore_errors=True)
             os.sync()
-            if variant == "floor":
-                seconds, peak, cpu = dir_floor(archive, target)
+            if variant.startswith("floor"):
+                seconds, peak, cpu = dir_floor(archive, target, durable=variant == "floor+sync")
             else:
                 argv = cli(
                     "restore", "--registry", "bench", "--store", str(store), "--latest", "--to", str(target)

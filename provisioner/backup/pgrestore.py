@@ -17,11 +17,13 @@ import contextlib
 import secrets
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO
 
 from provisioner.backup.errors import BackupFailed, VerifyFailed
+from provisioner.backup.logs import LOG
 from provisioner.backup.procs import Tool
 
 __all__ = ["TEMP_DB_PREFIX", "PgServer"]
@@ -122,8 +124,18 @@ class PgServer:
         self.sql(self.maintenance_db, f"CREATE DATABASE {ident(temp)} TEMPLATE template0;")
         try:
             args = ("--exit-on-error", "--no-owner", "--no-password", f"--dbname={temp}")
+            started = time.monotonic()
             self._feed(self.pg_restore, args, dump, f"pg_restore of {source!r}")
+            restored = time.monotonic()
             self.sql(temp, "ANALYZE;", timeout=_TIMEOUT)
+            LOG.info(
+                "dump restored",
+                extra={
+                    "database": source,
+                    "pg_restore_s": round(restored - started, 3),
+                    "analyze_s": round(time.monotonic() - restored, 3),
+                },
+            )
         except BaseException:
             self.drop_quietly(temp)
             raise
