@@ -82,7 +82,7 @@ _DRILL_TAGS = {"lastDrill": "last-drill", "lastSuccessfulDrill": "last-good-dril
 
 def drill_tag(key: str, entry: Mapping[str, object]) -> str:
     """``last-drill=<UTC stamp>/<ok|failed>/<seconds>`` (restic tags cannot hold a comma)."""
-    at = datetime.strptime(str(entry["at"]), "%Y-%m-%dT%H:%M:%SZ").strftime(_STAMP)
+    at = datetime.strptime(str(entry["at"]), "%Y-%m-%dT%H:%M:%SZ").strftime(STAMP)
     return f"{_DRILL_TAGS[key]}={at}/{entry['result']}/{entry['seconds']}"
 
 
@@ -93,7 +93,7 @@ def _drill_from_tag(text: str | None) -> dict[str, object] | None:
     )
     if match is None:
         return None
-    at = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = datetime.strptime(match.group(1), STAMP).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"at": at, "result": match.group(2), "seconds": float(match.group(3))}
 
 
