@@ -32,6 +32,7 @@ from provisioner.backup.pgdump import PgDumpSource
 from provisioner.backup.procs import Tool, child_env
 from provisioner.backup.restore import Candidate
 from provisioner.backup.retention import PruneResult, plan_prune
+from provisioner.backup.store import format_utc, parse_utc
 from provisioner.backup.tarsource import restic_source
 
 __all__ = ["RESTIC_ENV", "ResticBackend", "ResticSnapshot"]
@@ -82,19 +83,21 @@ _DRILL_TAGS = {"lastDrill": "last-drill", "lastSuccessfulDrill": "last-good-dril
 
 def drill_tag(key: str, entry: Mapping[str, object]) -> str:
     """``last-drill=<UTC stamp>/<ok|failed>/<seconds>`` (restic tags cannot hold a comma)."""
-    at = datetime.strptime(str(entry["at"]), "%Y-%m-%dT%H:%M:%SZ").strftime(STAMP)
+    at = parse_utc(str(entry["at"])).strftime(STAMP)
     return f"{_DRILL_TAGS[key]}={at}/{entry['result']}/{entry['seconds']}"
 
 
 def _drill_from_tag(text: str | None) -> dict[str, object] | None:
     """The drill record in a tag, or None when absent or not ours."""
-    match = re.fullmatch(
-        r"([0-9]{8}T[0-9]{6}Z)/(ok|failed)/([0-9]{1,9}(\.[0-9]{1,6})?)", text or "", re.ASCII
-    )
-    if match is None:
+    parts = (text or "").split("/")
+    if len(parts) != 3:
         return None
-    at = datetime.strptime(match.group(1), STAMP).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"at": at, "result": match.group(2), "seconds": float(match.group(3))}
+    stamp, result, seconds = parts
+    if len(stamp) != 16 or not is_backup_id(stamp) or result not in ("ok", "failed"):
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,6})?", seconds, re.ASCII):
+        return None
+    return {"at": format_utc(created_at(stamp)), "result": result, "seconds": float(seconds)}
 
 
 def _tags(snapshot: Mapping[str, object]) -> dict[str, str]:
