@@ -23,19 +23,18 @@ import contextlib
 import hashlib
 import os
 import queue
-import re
 import tarfile
 import threading
 from dataclasses import dataclass, field
 from typing import IO
 
+from provisioner.backup.dumpread import DUMP_PART, DUMP_SINGLE
 from provisioner.backup.errors import VerifyFailed
 
 __all__ = ["DIRS_PREFIX", "MANIFEST_MEMBER", "MemberRules", "TreeWriter", "dump_database"]
 
 DIRS_PREFIX = b"dirs/"
 MANIFEST_MEMBER = "manifest.json"
-_DUMP = re.compile(r"postgres/([A-Za-z0-9_][A-Za-z0-9_-]{0,62})\.dump(\.part-([0-9]{6}))?", re.ASCII)
 _KINDS = {
     tarfile.REGTYPE: "file",
     tarfile.AREGTYPE: "file",
@@ -53,10 +52,11 @@ def dump_database(name: str) -> tuple[str, int | None] | None:
     consecutive parts ``postgres/<db>.dump.part-000000``, ``-000001``, ... whose concatenation is the
     dump (archives that stream pg_dump's output without spooling it).
     """
-    match = _DUMP.fullmatch(name)
-    if match is None:
-        return None
-    return match.group(1), None if match.group(3) is None else int(match.group(3))
+    single = DUMP_SINGLE.fullmatch(name)
+    if single is not None:
+        return single.group(1), None
+    part = DUMP_PART.fullmatch(name)
+    return None if part is None else (part.group(1), int(part.group(2)))
 
 
 @dataclass

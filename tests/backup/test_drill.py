@@ -109,7 +109,9 @@ def test_dump_with_fewer_rows_than_recorded_is_caught(tmp_path: Path, postgres: 
                            capture_output=True, check=True, timeout=60).stdout  # fmt: skip
     archive = store / REG / f"{backup_id}.tar.zst"
     members = read_members(archive)
-    members = [(i, fewer if i.name == f"postgres/{db}.dump" else d) for i, d in members]
+    parts = [i for i, _ in members if i.name.startswith(f"postgres/{db}.dump")]
+    assert parts and parts[0].name == f"postgres/{db}.dump.part-000000"
+    members = [(parts[0], fewer)] + [(i, d) for i, d in members if i not in parts]
     repack(archive, members)
     result = _run(env, "drill", "--registry", REG, "--store", str(store), "--id", backup_id)
     assert result.code == 3, result.stderr

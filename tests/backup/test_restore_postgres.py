@@ -179,8 +179,8 @@ def test_restic_corrupt_snapshot_refused(postgres: Postgres, restic_repo: Restic
     assert not (tmp_path / "out").exists()
 
 
-def test_dump_stored_as_parts_restores(postgres: Postgres, tmp_path: Path) -> None:
-    """Archives that stream pg_dump's output store it as consecutive parts: read as one dump."""
+def test_dump_stored_as_parts_or_one_member_restores(postgres: Postgres, tmp_path: Path) -> None:
+    """Dumps are streamed as consecutive parts; older archives hold one member: both restore."""
     import tarfile
 
     from tests.backup.restore_helpers import read_members, repack
@@ -190,26 +190,30 @@ def test_dump_stored_as_parts_restores(postgres: Postgres, tmp_path: Path) -> No
     backup_id = _backup(postgres, store, db, "--source", str(odd_tree(tmp_path / "data")))
     archive = store / "reg-pg" / f"{backup_id}.tar.zst"
     members = read_members(archive)
-    info, dump = members[0]
-    assert info.name == f"postgres/{db}.dump"
-    cut = [0, len(dump) // 3, len(dump) // 2, len(dump)]
-    parts = []
-    for index in range(3):
-        part = tarfile.TarInfo(f"postgres/{db}.dump.part-{index:06d}")
-        part.mode, part.mtime = 0o600, info.mtime
-        parts.append((part, dump[cut[index] : cut[index + 1]]))
-    repack(archive, parts + members[1:])
-    dry = _run(postgres, "restore", "--registry", "reg-pg", "--store", str(store), "--latest", "--dry-run",
-               "--to", str(tmp_path / "out"))  # fmt: skip
-    assert dry.code == 0, dry.stderr
-    result = _run(postgres, "restore", "--registry", "reg-pg", "--store", str(store), "--latest",
-                  "--to", str(tmp_path / "out"), "--pg-database-map", f"{db}={db}_parts")  # fmt: skip
+    parts = [(i, d) for i, d in members if i.name.startswith(f"postgres/{db}.dump.part-")]
+    rest = [(i, d) for i, d in members if not i.name.startswith(f"postgres/{db}.dump")]
+    assert parts and parts[0][0].name.endswith(".part-000000")
+    args = ("restore", "--registry", "reg-pg", "--store", str(store), "--latest")
+    result = _run(postgres, *args, "--to", str(tmp_path / "out"), "--pg-database-map", f"{db}={db}_parts")
     assert result.code == 0, result.stderr
     assert _facts(postgres, f"{db}_parts") == _facts(postgres, db)
     assert tree_facts(tmp_path / "out" / "data") == tree_facts(tmp_path / "data")
-    # parts out of order are refused
-    repack(archive, [parts[0], parts[2], parts[1], *members[1:]])
-    bad = _run(postgres, "restore", "--registry", "reg-pg", "--store", str(store), "--latest",
-               "--pg-database-map", f"{db}={db}_bad")  # fmt: skip
+    # the same dump as one member (the layout before parts)
+    dump = b"".join(d for _, d in parts)
+    single = tarfile.TarInfo(f"postgres/{db}.dump")
+    single.mode, single.mtime = 0o600, parts[0][0].mtime
+    repack(archive, [(single, dump), *rest])
+    result = _run(postgres, *args, "--pg-database-map", f"{db}={db}_single", "--to", str(tmp_path / "out2"))
+    assert result.code == 0, result.stderr
+    assert _facts(postgres, f"{db}_single") == _facts(postgres, db)
+    # three parts out of order are refused
+    cut = [0, len(dump) // 3, len(dump) // 2, len(dump)]
+    split = []
+    for index in range(3):
+        part = tarfile.TarInfo(f"postgres/{db}.dump.part-{index:06d}")
+        part.mode, part.mtime = 0o600, single.mtime
+        split.append((part, dump[cut[index] : cut[index + 1]]))
+    repack(archive, [split[0], split[2], split[1], *rest])
+    bad = _run(postgres, *args, "--pg-database-map", f"{db}={db}_bad", "--to", str(tmp_path / "out3"))
     assert bad.code == 3
     assert "part 2, expected 1" in bad.stderr
