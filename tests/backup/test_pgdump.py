@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -173,6 +174,8 @@ def test_server_stopped_mid_dump_leaves_nothing(tmp_path: Path) -> None:
         pg.server.send_signal(signal.SIGQUIT)  # immediate shutdown: connections are cut
         stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 3, stderr
-    assert b"pg_dump of database 'big' failed" in stderr
+    # Both dumps die with the server; the run names the first to fail (each pg_dump starts after its
+    # snapshot is exported, so under load the small one may still be starting when the server stops).
+    assert re.search(rb"pg_dump of database '(big|postgres)' failed", stderr), stderr[-500:]
     assert stdout == b""
     assert sorted(p.name for p in folder.iterdir()) == [".lock"]
