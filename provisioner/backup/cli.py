@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", help="this backup")
     which.add_argument("--latest", action="store_true", help="the newest backup (the default)")
     drl.add_argument("--format", choices=("text", "json"), default="text")
+    metrics(drl)
     return parser
 
 
@@ -278,7 +279,7 @@ def validate(args: argparse.Namespace, environ: Mapping[str, str]) -> Request:
         fields["output"] = args.format
     if args.command in ("run", "prune") and args.now is not None:
         fields["now"] = parse_now(args.now)
-    if args.command in ("run", "prune", "verify"):
+    if args.command in ("run", "prune", "verify", "drill"):
         if args.metrics_file is not None:
             fields["metrics_file"] = inputs.check_metrics_file(args.metrics_file)
         elif environ.get("BACKUP_METRICS_FILE"):

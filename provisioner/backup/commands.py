@@ -205,8 +205,8 @@ def _carry_out(
         return {}, None
     if request.command == "drill":
         assert not isinstance(backend, VeleroBackend)
-        run_drill(request, backend, environ, out)
-        return {}, None  # a drill metric: issue 13's to add
+        run_drill(request, backend, environ, out)  # raises on a mismatch or a failed restore
+        return {"last_drill_success_timestamp_seconds": datetime.now(UTC).timestamp()}, None
     if request.command == "list":
         _print_list(backend.list(), request.output, out)
         return {}, None

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from provisioner.backup.cli import main
 from provisioner.backup.metrics import METRICS, merge, parse_metrics, record, render_metrics
+from tests.backup.restore_helpers import read_members, repack
 
 NOW = "2026-11-22T19:30:00Z"
 NOW_TS = datetime(2026, 11, 22, 19, 30, tzinfo=UTC).timestamp()
@@ -280,3 +281,27 @@ def test_pushgateway_gets_only_what_the_run_set(
         "registry_backup_last_attempt_timestamp_seconds",
         "registry_backup_last_failure_timestamp_seconds",
     }
+
+
+def test_a_drill_sets_the_drill_gauge_only_when_it_matches(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics, store = tmp_path / "node" / "backup.prom", tmp_path / "store"
+    metrics.parent.mkdir()
+    backup = ["run", "--registry", "alpha", "--store", str(store), "--source", str(source)]
+    assert cli(capsys, *backup, "--expires-in-hours", "168") == 0
+    drill = ["drill", "--registry", "alpha", "--store", str(store), "--metrics-file", str(metrics)]
+    before = time.time()
+    assert cli(capsys, *drill) == 0
+    gauge = ("registry_backup_last_drill_success_timestamp_seconds", "alpha")
+    first = samples(metrics)[gauge]
+    assert before <= first <= time.time()
+    # The data changes behind the manifest's back: the drill fails and the gauge stays where it was.
+    (archive,) = (store / "alpha").glob("*.tar.zst")
+    members = read_members(archive)
+    index = next(i for i, (info, _) in enumerate(members) if info.name.endswith("/data"))
+    info, data = members[index]
+    members[index] = (info, bytes(b ^ 0xFF for b in data))
+    repack(archive, members)
+    assert cli(capsys, *drill) == 3
+    assert samples(metrics)[gauge] == first
