@@ -62,19 +62,7 @@ class PgServer:
     def sql(self, database: str, script: str, timeout: float = 600.0) -> str:
         """Run ``script`` (on stdin, stop at the first error); unaligned tuples-only output."""
         argv = ("-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--no-password", f"--dbname={database}")
-        try:
-            proc = subprocess.run(
-                self.psql.argv(*argv),
-                input=script.encode(),
-                capture_output=True,
-                env=dict(self.env),
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise BackupFailed(f"psql on database {database!r} timed out") from exc
-        except OSError as exc:
-            raise BackupFailed(f"cannot start psql: {exc.strerror}") from exc
+        proc = self.psql.run(argv, env=self.env, timeout=timeout, input=script.encode())
         if proc.returncode != 0:
             raise BackupFailed(f"psql on database {database!r} failed: {_tail(proc.stderr)}")
         return proc.stdout.decode("utf-8", "replace")

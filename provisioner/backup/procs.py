@@ -66,15 +66,17 @@ class Tool:
         env: Mapping[str, str],
         timeout: float | None = None,
         stdin: int | None = subprocess.DEVNULL,
+        input: bytes | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
+        """Run to completion: ``input`` (bytes for its stdin) replaces ``stdin`` when given."""
         try:
+            argv, child = self.argv(*args), dict(env)
+            if input is not None:
+                return subprocess.run(
+                    argv, env=child, input=input, capture_output=True, timeout=timeout, check=False
+                )
             return subprocess.run(
-                self.argv(*args),
-                env=dict(env),
-                stdin=stdin,
-                capture_output=True,
-                timeout=timeout,
-                check=False,
+                argv, env=child, stdin=stdin, capture_output=True, timeout=timeout, check=False
             )
         except subprocess.TimeoutExpired as exc:
             raise BackupFailed(f"{self.name} did not finish within {timeout:.0f} s") from exc

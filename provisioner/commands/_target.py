@@ -22,20 +22,16 @@ MAX_TOKEN_BYTES = 4096
 
 def add_target_arguments(parser: argparse.ArgumentParser, *, allow_home: bool = True) -> None:
     """--jenkins-url (or --jenkins-home when ``allow_home``) and the connection options."""
+    where = parser.add_mutually_exclusive_group(required=True) if allow_home else parser
+    where.add_argument(
+        "--jenkins-url", metavar="URL", help="Jenkins base URL (private hosts only by default)"
+    )
     if allow_home:
-        where = parser.add_mutually_exclusive_group(required=True)
-        where.add_argument(
-            "--jenkins-url", metavar="URL", help="Jenkins base URL (private hosts only by default)"
-        )
         where.add_argument(
             "--jenkins-home",
             metavar="DIR",
             type=Path,
             help="write into a JENKINS_HOME directory instead of calling Jenkins",
-        )
-    else:
-        parser.add_argument(
-            "--jenkins-url", metavar="URL", help="Jenkins base URL (private hosts only by default)"
         )
     add_connection_arguments(parser)
 

@@ -42,30 +42,6 @@ def _one_line(text: str) -> str:
     return _CONTROL.sub(" ", text)
 
 
-def applied_marker(
-    settings: BackupSettings,
-    *,
-    registry: str,
-    job_full_name: str,
-    source: ValuesSource | None,
-    template: str,
-    jobs: JobOptions,
-) -> dict[str, object]:
-    """The machine-readable record of what was applied, kept on the description's last line."""
-    author = source.author if source is not None else None
-    return {
-        "v": MARKER_VERSION,
-        "registry": registry,
-        "job": job_full_name,
-        "path": source.path if source is not None else None,
-        "commit": source.commit if source is not None else None,
-        "author": author.to_json() if author is not None else None,
-        "settings": settings.to_json(),
-        "template": template,
-        "jobs": jobs.to_json(),
-    }
-
-
 def job_description(
     settings: BackupSettings,
     *,
@@ -78,9 +54,18 @@ def job_description(
 ) -> str:
     """The description: what the job is, the digest of the rest of the job as rendered (see
     :func:`provisioner.jobs.jobxml.body_digest`) and, last, the record of what was applied."""
-    marker = applied_marker(
-        settings, registry=registry, job_full_name=job_full_name, source=source, template=template, jobs=jobs
-    )
+    author = source.author if source is not None else None
+    record = {
+        "v": MARKER_VERSION,
+        "registry": registry,
+        "job": job_full_name,
+        "path": source.path if source is not None else None,
+        "commit": source.commit if source is not None else None,
+        "author": author.to_json() if author is not None else None,
+        "settings": settings.to_json(),
+        "template": template,
+        "jobs": jobs.to_json(),
+    }
     lines = [
         f"{MANAGED_MARKER} (do not edit in Jenkins: change global.registryBackup in the registry's "
         "values.yaml and let the pipeline apply it; edits made here are reverted).",
@@ -97,7 +82,7 @@ def job_description(
         lines.append(DIGEST_PREFIX + _one_line(digest))
     lines.append(FINGERPRINT_PREFIX + fingerprint(settings))
     lines.append(
-        APPLIED_PREFIX + json.dumps(marker, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        APPLIED_PREFIX + json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     )
     return "\n".join(lines)
 
