@@ -114,10 +114,12 @@ class ResticRepo:
     password_file: Path
     cache: Path
 
+    def credentials(self) -> dict[str, str]:
+        """What restic needs besides the repository: the password file and a cache directory."""
+        return {"RESTIC_PASSWORD_FILE": str(self.password_file), "RESTIC_CACHE_DIR": str(self.cache)}
+
     def env(self, **extra: str) -> dict[str, str]:
-        return base_env(
-            RESTIC_PASSWORD_FILE=str(self.password_file), RESTIC_CACHE_DIR=str(self.cache), **extra
-        )
+        return base_env(**self.credentials(), **extra)
 
     def restic(self, *args: str) -> str:
         proc = subprocess.run(

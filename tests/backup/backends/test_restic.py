@@ -24,9 +24,7 @@ def restic_args(repo: ResticRepo) -> list[str]:
 
 
 def test_run_list_verify_prune(restic_repo: ResticRepo, postgres: Postgres, src: Path) -> None:
-    env = postgres.env(
-        RESTIC_PASSWORD_FILE=str(restic_repo.password_file), RESTIC_CACHE_DIR=str(restic_repo.cache)
-    )
+    env = postgres.env(**restic_repo.credentials())
     made = []
     for day in (0, 1):
         result = run_script(
@@ -168,9 +166,7 @@ def test_prune_touches_only_this_registrys_snapshots(
 
 
 def test_failing_source_leaves_no_snapshot(restic_repo: ResticRepo, postgres: Postgres, src: Path) -> None:
-    env = postgres.env(
-        RESTIC_PASSWORD_FILE=str(restic_repo.password_file), RESTIC_CACHE_DIR=str(restic_repo.cache)
-    )
+    env = postgres.env(**restic_repo.credentials())
     result = run_script(
         "run",
         "--registry",
