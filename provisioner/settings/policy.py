@@ -14,6 +14,8 @@ A policy file (YAML) looks like ``examples/policy.yaml``::
       timeoutMinutes: 240   # a hung backup is aborted after this (5..1440)
       notifyCredentialId: backup-webhook   # secret text: webhook URL, as BACKUP_NOTIFY_URL
       pingCredentialId: backup-healthcheck # secret text: dead man's switch URL, as BACKUP_PING_URL
+    drills:                 # optional (off when absent): a restore-drill job per registry
+      schedule: "0 4 * * 0" # unix cron in the registry's time zone, checked like backup schedules
 
 Every key is optional; unknown keys, wrong types and values below the hard floors are errors.
 This module is the policy itself (pure data, no YAML, no pydantic); reading a policy file is
@@ -76,6 +78,19 @@ class JobOptions:
 DEFAULT_JOB_OPTIONS = JobOptions()
 
 
+@dataclass(frozen=True)
+class DrillOptions:
+    """Scheduled restore drills: a second job per registry, ``Drill-registry-backup-<registry>``, that runs
+    ``backup-registry drill --latest`` on ``schedule`` (unix cron, in the registry's time zone). The
+    schedule is checked like a backup schedule when the policy file is read (settings/policy_file.py)."""
+
+    schedule: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.schedule, str) or not self.schedule.strip(" \t"):
+            raise ValueError("the drill schedule must be a non-empty string")
+
+
 class InvalidPolicy(UsageError):
     """The policy file breaks a rule (exit 2: it is the operator's input, not the registry's)."""
 
@@ -90,6 +105,7 @@ class Policy:
     min_interval_minutes: int = HARD_MIN_INTERVAL_MINUTES
     max_expires_in_days: int = HARD_MAX_EXPIRES_IN_DAYS
     jobs: JobOptions = field(default=DEFAULT_JOB_OPTIONS)
+    drills: DrillOptions | None = None  # None: no drill jobs (the default); existing ones are disabled
 
     def __post_init__(self) -> None:
         # The hard floors hold for every Policy, however it was built, not only for policy files.
