@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from provisioner.gitsource import ValuesSource
     from provisioner.jenkins.target import JobPath
     from provisioner.settings.model import BackupSettings
-    from provisioner.settings.policy import JobOptions
+    from provisioner.settings.policy import Policy
 
 
 def registry_name(text: str) -> str:
@@ -58,10 +58,11 @@ def job_path_from_args(args: argparse.Namespace) -> JobPath:
 
 def load_valid_settings(
     args: argparse.Namespace,
-) -> tuple[ValuesSource, BackupSettings, JobOptions] | None:
+) -> tuple[ValuesSource, BackupSettings, Policy] | None:
     """Read and validate values.yaml; on invalid settings print the errors on stderr and return None.
 
-    Also returns the policy's job options (timeout, notification credentials) the job is rendered with."""
+    Also returns the policy: the jobs are rendered with its job options (timeout, notification
+    credentials) and its drills."""
     from provisioner.settings.values import validate_values_text
 
     policy = load_policy_from_args(args)
@@ -76,4 +77,4 @@ def load_valid_settings(
         return None
     for warning in result.warnings:
         print(f"provisioner: warning: {warning}", file=sys.stderr)
-    return source, result.settings, policy.jobs
+    return source, result.settings, policy

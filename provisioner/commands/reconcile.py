@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -21,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reconcile",
         help="create or update the Create-registry-backup job in Jenkins (or a JENKINS_HOME directory)",
         description="Apply the backup settings of a registry to its Jenkins job: create it when missing, "
-        "update it when its meaning differs, leave it alone otherwise. Credentials come from "
+        "update it when its meaning differs, leave it alone otherwise. With a policy that has drills: "
+        "{schedule}, the same for its Drill-registry-backup-<registry> job (beside the backup job, enabled "
+        "with the backups; disabled, never deleted, when the policy has no drills). Credentials come from "
         "JENKINS_USER/JENKINS_TOKEN (or --user/--token-file). Exit 0 ok, 1 invalid settings "
         "(Jenkins not contacted), 2 usage, 3 Jenkins failure.",
     )
@@ -49,6 +52,7 @@ def _text(result: ReconcileResult) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from provisioner.jobs.audit import audit_record, emit_audit
+    from provisioner.jobs.drill import drill_job_path, reconcile_drill
     from provisioner.jobs.reconcile import ReconcileRequest, reconcile_one
 
     path = job_path_from_args(args)
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_valid_settings(args)
     if loaded is None:
         return int(ExitCode.INVALID_SETTINGS)  # Jenkins not contacted at all
-    source, settings, jobs = loaded
+    source, settings, policy = loaded
     request = ReconcileRequest(
         registry=args.registry,
         settings=settings,
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         job=path,
         dry_run=args.dry_run,
         repo_dir=args.repo,
-        jobs=jobs,
+        jobs=policy.jobs,
     )
     try:
         result = reconcile_one(target, request)
@@ -76,9 +80,31 @@ def run(args: argparse.Namespace) -> int:
         raise
     if not args.dry_run:
         emit_audit(audit_record(request, result), args.audit_log)
-    if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    # The drill job after the backup job: a failure here leaves the backup job applied and audited.
+    try:
+        drill = reconcile_drill(target, request, policy.drills)
+    except JenkinsFailure as exc:
+        failed = dataclasses.replace(request, job=drill_job_path(path, args.registry), kind="drill")
+        if not args.dry_run:
+            emit_audit(audit_record(failed, None, error=exc.message), args.audit_log)
+        _print(result, None, args.format)
+        raise
+    if drill is not None and not args.dry_run:
+        emit_audit(audit_record(*drill), args.audit_log)
+    _print(result, drill[1] if drill is not None else None, args.format)
+    return int(ExitCode.OK)
+
+
+def _print(result: ReconcileResult, drill: ReconcileResult | None, form: str) -> None:
+    """The backup job's result; the drill job's after it (text) or as its "drill" member (JSON), only
+    when there is a drill job: without drills the output is what it always was."""
+    if form == "json":
+        data = result.to_json()
+        if drill is not None:
+            data["drill"] = drill.to_json()
+        print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print(_text(result))
+        if drill is not None:
+            print(_text(drill))
     sys.stdout.flush()
-    return int(ExitCode.OK)

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_valid_settings(args)
     if loaded is None:
         return int(ExitCode.INVALID_SETTINGS)
-    _source, settings, _jobs = loaded
+    _source, settings, _policy = loaded
     drill = None
     if target is not None:
         last, warnings = last_from_jenkins(target, path)

@@ -2,6 +2,8 @@
 
 Fields (issue #3): ts, event, registry, job, action, drift, actor {name, email}, commit, changes
 {field: [old, new]} (old values from the live job's applied-settings record), result, error.
+The event is ``backup-settings-reconciled`` for a backup job, ``drill-job-reconciled`` for a registry's
+restore-drill job (same fields; its changes are the drill job's: schedule, enabled).
 Nothing here ever sees a token, a password or a URL: the inputs are the request and the outcome.
 """
 
@@ -19,6 +21,7 @@ from provisioner.jobs.reconcile import ReconcileRequest, ReconcileResult
 
 LOG = logging.getLogger("provisioner")
 EVENT = "backup-settings-reconciled"
+DRILL_EVENT = "drill-job-reconciled"
 _WRITE_LOCK = threading.Lock()
 
 
@@ -38,7 +41,7 @@ def audit_record(
     actor = request.actor
     return {
         "ts": audit_timestamp(now),
-        "event": EVENT,
+        "event": DRILL_EVENT if request.kind == "drill" else EVENT,
         "registry": request.registry,
         "job": request.job.full_name,
         "action": result.action if result is not None else None,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from provisioner.settings.model import BackupSettings
 from provisioner.settings.policy import JobOptions
@@ -27,6 +27,16 @@ FINGERPRINT_PREFIX = "provisioner-fingerprint: "
 DIGEST_PREFIX = "provisioner-digest: "
 APPLIED_PREFIX = "provisioner-applied: "
 MARKER_VERSION = 1
+# Which job of a registry: its backup job, or its scheduled restore drill (policy ``drills:``). The
+# record of a backup job carries no kind (as before drills existed), a drill job's says "drill".
+JobKind = Literal["backup", "drill"]
+_FIRST_LINE = {
+    "backup": f"{MANAGED_MARKER} (do not edit in Jenkins: change global.registryBackup in the registry's "
+    "values.yaml and let the pipeline apply it; edits made here are reverted).",
+    "drill": f"{MANAGED_MARKER}: the scheduled restore drill of this registry's backups (do not edit in "
+    "Jenkins: its schedule is drills.schedule of the provisioner policy, it is enabled with the "
+    "registry's backups; edits made here are reverted).",
+}
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -51,6 +61,7 @@ def job_description(
     template: str,
     jobs: JobOptions,
     digest: str | None = None,
+    kind: JobKind = "backup",
 ) -> str:
     """The description: what the job is, the digest of the rest of the job as rendered (see
     :func:`provisioner.jobs.jobxml.body_digest`) and, last, the record of what was applied."""
@@ -66,11 +77,9 @@ def job_description(
         "template": template,
         "jobs": jobs.to_json(),
     }
-    lines = [
-        f"{MANAGED_MARKER} (do not edit in Jenkins: change global.registryBackup in the registry's "
-        "values.yaml and let the pipeline apply it; edits made here are reverted).",
-        f"Registry: {_one_line(registry)}",
-    ]
+    if kind != "backup":
+        record["kind"] = kind
+    lines = [_FIRST_LINE[kind], f"Registry: {_one_line(registry)}"]
     if source is not None and source.commit is not None:
         who = "unknown author"
         if source.author is not None:
@@ -108,6 +117,7 @@ class AppliedMarker:
     template: str | None = None
     jobs: JobOptions | None = None  # the policy's job options it was rendered with (None: unknown)
     digest: str | None = None  # body_digest when applied (None: applied by a version without it)
+    kind: JobKind = "backup"  # which of the registry's jobs the record says this is
 
 
 def _settings_from_json(data: Any) -> BackupSettings | None:
@@ -178,6 +188,9 @@ def read_marker(description: str) -> AppliedMarker:
         return AppliedMarker(managed=True, valid=False)
     if not isinstance(record, dict):
         return AppliedMarker(managed=True, valid=False)
+    kind = record.get("kind", "backup")
+    if kind not in ("backup", "drill"):
+        return AppliedMarker(managed=True, valid=False)
     settings = _settings_from_json(record.get("settings"))
     if settings is None or prints[-1] != FINGERPRINT_PREFIX + fingerprint(settings):
         return AppliedMarker(managed=True, valid=False)
@@ -198,4 +211,5 @@ def read_marker(description: str) -> AppliedMarker:
         settings=settings,
         template=_optional_str(record.get("template")),
         jobs=_jobs_from_json(record.get("jobs")),
+        kind="drill" if kind == "drill" else "backup",
     )

@@ -19,7 +19,7 @@ from provisioner.gitsource import Author, ValuesSource
 from provisioner.jenkins.configxml import ConfigXmlError, element_facts, job_facts, parse_config
 from provisioner.jenkins.target import JobAlreadyExists, JobPath, JobTarget
 from provisioner.jobs.jobxml import body_digest, diff_normalized, normalize_element
-from provisioner.jobs.marker import AppliedMarker, job_description, read_marker, without_digest
+from provisioner.jobs.marker import AppliedMarker, JobKind, job_description, read_marker, without_digest
 from provisioner.jobs.render import RenderedJob, render_job, template_version
 from provisioner.settings.model import BackupSettings
 from provisioner.settings.policy import DEFAULT_JOB_OPTIONS, JobOptions
@@ -43,6 +43,7 @@ class ReconcileRequest:
     dry_run: bool = False
     repo_dir: Path | None = None  # the git repository, for the staleness check
     jobs: JobOptions = DEFAULT_JOB_OPTIONS  # the policy's timeout and notification credentials
+    kind: JobKind = "backup"  # "drill": the registry's restore-drill job (jobs/drill.py builds its request)
 
     @property
     def commit(self) -> str | None:
@@ -66,6 +67,7 @@ class ReconcileResult:
     changes: dict[str, list[object]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     stale: bool = False
+    kind: JobKind = "backup"
 
     def to_json(self) -> dict[str, object]:
         """The JSON object ``provisioner reconcile --format json`` prints."""
@@ -112,6 +114,7 @@ class _RenderInputs:
     source: ValuesSource | None
     jobs: JobOptions
     template: str  # template_version(), looked up once per plan
+    kind: JobKind = "backup"
 
     def render(self) -> RenderedJob:
         return render_job(
@@ -121,6 +124,7 @@ class _RenderInputs:
             source=self.source,
             jobs=self.jobs,
             template=self.template,
+            kind=self.kind,
         )
 
     def description(self, digest: str) -> str:
@@ -132,6 +136,7 @@ class _RenderInputs:
             template=self.template,
             jobs=self.jobs,
             digest=digest,
+            kind=self.kind,
         )
 
 
@@ -151,7 +156,7 @@ def _applied_inputs(marker: AppliedMarker, desired: _RenderInputs) -> _RenderInp
         source = ValuesSource(text="", path=marker.path, commit=marker.commit, author=author)
     job = marker.job or desired.job_full_name
     registry = marker.registry or desired.registry
-    return _RenderInputs(marker.settings, registry, job, source, marker.jobs, desired.template)
+    return _RenderInputs(marker.settings, registry, job, source, marker.jobs, desired.template, desired.kind)
 
 
 def _as_applied(live: ET.Element, description: str, marker: AppliedMarker, inputs: _RenderInputs) -> bool:
@@ -180,8 +185,10 @@ def _drift(live: ET.Element, live_norm: str, marker: AppliedMarker, desired: _Re
 def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: Ancestry | None) -> Plan:
     """Decide what to do. Raises JenkinsFailure for a job we must not touch."""
     name = request.job.full_name
-    template = template_version()  # once: it looks at the template files
-    wanted = _RenderInputs(request.settings, request.registry, name, request.source, request.jobs, template)
+    template = template_version(request.kind)  # once: it looks at the template files
+    wanted = _RenderInputs(
+        request.settings, request.registry, name, request.source, request.jobs, template, request.kind
+    )
     if live_xml is None:
         desired = wanted.render()
         return Plan(
@@ -208,6 +215,11 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
         raise JenkinsFailure(
             f"job {name} is managed for registry {marker.registry!r}, not {request.registry!r}; "
             "refusing to overwrite it (pass --job-name)"
+        )
+    if marker.valid and marker.kind != request.kind:
+        raise JenkinsFailure(
+            f"job {name} is the {marker.kind} job of registry {marker.registry!r}, not its {request.kind} "
+            "job; refusing to overwrite it (pass --job-name)"
         )
     # Cheapest first: the live job is what these very inputs render to (so unchanged, no drift, not
     # stale) when its description is the one they give and the rest still has the recorded digest.
@@ -306,6 +318,7 @@ def apply_plan(target: JobTarget, request: ReconcileRequest, plan: Plan) -> Reco
         changes=plan.changes,
         warnings=plan.warnings,
         stale=plan.stale,
+        kind=request.kind,
     )
 
 

@@ -1,4 +1,5 @@
-"""Render the Create-registry-backup job (and folder) config.xml from the Jinja2 templates.
+"""Render the Create-registry-backup job, the Drill-registry-backup job (and folder) config.xml from
+the Jinja2 templates.
 
 Pure apart from reading the templates: every value is computed here and the templates only place
 them. The environment autoescapes XML and uses ``StrictUndefined``; every rendered document is
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from provisioner.errors import ProvisionerError
-from provisioner.jobs.marker import DIGEST_PREFIX, job_description, without_digest
+from provisioner.jobs.marker import DIGEST_PREFIX, JobKind, job_description, without_digest
 from provisioner.settings.policy import DEFAULT_JOB_OPTIONS, JobOptions
 
 if TYPE_CHECKING:
@@ -32,9 +33,17 @@ TEMPLATES_ENV = "PROVISIONER_JOB_TEMPLATES"
 JOB_TEMPLATE = "pipeline-job.xml.j2"
 FOLDER_TEMPLATE = "folder.xml.j2"
 SCRIPT_TEMPLATE = "pipeline-script.groovy.j2"
-TEMPLATE_FILES = (JOB_TEMPLATE, FOLDER_TEMPLATE, SCRIPT_TEMPLATE)
+DRILL_SCRIPT_TEMPLATE = "drill-script.groovy.j2"
+# What each kind of job is rendered from (its template version digests these): the backup job's list
+# is the one it always had, so adding drills changed no backup job.
+KIND_TEMPLATES: dict[JobKind, tuple[str, ...]] = {
+    "backup": (JOB_TEMPLATE, FOLDER_TEMPLATE, SCRIPT_TEMPLATE),
+    "drill": (JOB_TEMPLATE, FOLDER_TEMPLATE, DRILL_SCRIPT_TEMPLATE),
+}
+TEMPLATE_FILES = (JOB_TEMPLATE, FOLDER_TEMPLATE, SCRIPT_TEMPLATE, DRILL_SCRIPT_TEMPLATE)
 
 JOB_NAME_PREFIX = "Create-registry-backup-"
+DRILL_JOB_NAME_PREFIX = "Drill-registry-backup-"
 PARAM_REGISTRY = "REGISTRY_NAME"
 PARAM_EXPIRES = "EXPIRES_IN_HOURS"
 # Changed when the description's lines change: jobs applied before are then not judged for drift
@@ -84,7 +93,9 @@ def templates_dir() -> Path:
     candidate = Path(override) if override else _default_templates()
     if str(candidate) in _FOUND_TEMPLATES:  # checked once per directory and process: a fleet renders 1000s
         return candidate
-    missing = [name for name in TEMPLATE_FILES if not (candidate / name).is_file()]
+    # The drill's template is not required here: a templates directory made before drills existed
+    # serves the backup jobs as before (rendering a drill job names it when it is missing).
+    missing = [name for name in KIND_TEMPLATES["backup"] if not (candidate / name).is_file()]
     if missing:
         raise TemplateError(
             f"job templates not found in {candidate} (missing {', '.join(missing)}): reinstall the "
@@ -113,21 +124,28 @@ def environment() -> jinja2.Environment:
     return _environment(str(templates_dir()))
 
 
-def template_version() -> str:
-    """A short digest of the template sources and of what this module adds to them (RENDER_FORMAT):
-    a job rendered otherwise is not judged for drift."""
+def template_version(kind: JobKind = "backup") -> str:
+    """A short digest of the template sources of this kind of job and of what this module adds to them
+    (RENDER_FORMAT): a job rendered otherwise is not judged for drift."""
     directory = templates_dir()
-    # Keyed by the files' stat, so an edited template is noticed without re-reading them on every render.
-    stamp = tuple(
-        (st.st_mtime_ns, st.st_size, st.st_ino) for st in (os.stat(directory / n) for n in TEMPLATE_FILES)
-    )
-    return _template_digest(str(directory), stamp)
+    names = KIND_TEMPLATES[kind]
+    try:
+        # Keyed by the files' stat, so an edited template is noticed without re-reading it on every render.
+        stamp = tuple(
+            (st.st_mtime_ns, st.st_size, st.st_ino) for st in (os.stat(directory / n) for n in names)
+        )
+    except FileNotFoundError as exc:
+        raise TemplateError(
+            f"job template {Path(exc.filename or '').name} not found in {directory}: the {kind} job "
+            f"cannot be rendered (add it from the provisioner's job-templates/, or unset {TEMPLATES_ENV})"
+        ) from exc
+    return _template_digest(str(directory), names, stamp)
 
 
 @functools.lru_cache(maxsize=16)
-def _template_digest(directory: str, stamp: tuple[tuple[int, int, int], ...]) -> str:
+def _template_digest(directory: str, names: tuple[str, ...], stamp: tuple[tuple[int, int, int], ...]) -> str:
     digest = hashlib.sha256(RENDER_FORMAT.encode())
-    for name in TEMPLATE_FILES:
+    for name in names:
         digest.update(name.encode())
         digest.update((Path(directory) / name).read_bytes())
     return digest.hexdigest()[:16]
@@ -135,6 +153,11 @@ def _template_digest(directory: str, stamp: tuple[tuple[int, int, int], ...]) ->
 
 def default_job_name(registry: str) -> str:
     return f"{JOB_NAME_PREFIX}{registry}"
+
+
+def drill_job_name(registry: str) -> str:
+    """The drill job's name; it lives in the backup job's folder, whatever the backup job is named."""
+    return f"{DRILL_JOB_NAME_PREFIX}{registry}"
 
 
 def _xml_safe(text: str) -> str:
@@ -162,6 +185,30 @@ def render_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
     )
 
 
+def render_drill_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
+    """The drill job's pipeline script (Groovy): ``backup-registry drill --latest`` within the timeout."""
+    return environment().get_template(DRILL_SCRIPT_TEMPLATE).render(timeout_minutes=int(jobs.timeout_minutes))
+
+
+def _parameters(kind: JobKind, registry: str, settings: BackupSettings) -> list[StringParameter]:
+    if kind == "drill":
+        return [
+            StringParameter(
+                PARAM_REGISTRY, registry, "Registry whose newest backup the drill restores (do not change)."
+            )
+        ]
+    return [
+        StringParameter(
+            PARAM_REGISTRY, registry, "Registry to back up (from the job settings; do not change)."
+        ),
+        StringParameter(
+            PARAM_EXPIRES,
+            str(settings.expires_in_hours),
+            "Retention of the backup in hours (24 x global.registryBackup.expiresInDays).",
+        ),
+    ]
+
+
 @dataclass(frozen=True)
 class RenderedJob:
     xml: str  # the config.xml text to send
@@ -176,30 +223,23 @@ def render_job(
     source: ValuesSource | None,
     jobs: JobOptions = DEFAULT_JOB_OPTIONS,
     template: str | None = None,
+    kind: JobKind = "backup",
 ) -> RenderedJob:
     """The job's config.xml, parsed, with the digest of everything but its description recorded in
     the description (the description is no part of what it digests, so one rendering serves).
-    ``template``: :func:`template_version`, when the caller has it already."""
+    ``template``: :func:`template_version`, when the caller has it already. ``kind``: the backup job,
+    or the drill job (``settings`` then carry the drill's schedule and whether it is enabled)."""
     from provisioner.jobs.jobxml import body_digest
 
-    parameters = [
-        StringParameter(
-            PARAM_REGISTRY, registry, "Registry to back up (from the job settings; do not change)."
-        ),
-        StringParameter(
-            PARAM_EXPIRES,
-            str(settings.expires_in_hours),
-            "Retention of the backup in hours (24 x global.registryBackup.expiresInDays).",
-        ),
-    ]
     description = job_description(
         settings,
         registry=registry,
         job_full_name=job_full_name,
         source=source,
-        template=template or template_version(),
+        template=template or template_version(kind),
         jobs=jobs,
         digest=DIGEST_SLOT,
+        kind=kind,
     )
     text = (
         environment()
@@ -207,9 +247,9 @@ def render_job(
         .render(
             description=_xml_safe(description),
             discarder=BuildDiscarder(),
-            parameters=parameters,
+            parameters=_parameters(kind, registry, settings),
             spec=spec_text(settings),
-            script=render_script(jobs),
+            script=render_drill_script(jobs) if kind == "drill" else render_script(jobs),
             disabled="false" if settings.enabled else "true",
         )
     )
@@ -231,9 +271,12 @@ def render_job_config(
     job_full_name: str,
     source: ValuesSource | None,
     jobs: JobOptions = DEFAULT_JOB_OPTIONS,
+    kind: JobKind = "backup",
 ) -> str:
     """The job's config.xml (UTF-8 text with an XML declaration)."""
-    return render_job(settings, registry=registry, job_full_name=job_full_name, source=source, jobs=jobs).xml
+    return render_job(
+        settings, registry=registry, job_full_name=job_full_name, source=source, jobs=jobs, kind=kind
+    ).xml
 
 
 def render_folder_config(folder_full_name: str) -> str:

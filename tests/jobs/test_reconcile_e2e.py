@@ -52,7 +52,11 @@ def test_create_then_unchanged_with_zero_posts(run_cli: Run, repo: Path, jenkins
     assert second.code == 0, second.err
     assert second.json()["action"] == "unchanged" and second.json()["diff"] is None
     assert jenkins.count("POST") == 0
-    assert jenkins.count() == 1  # one GET of config.xml, not even a crumb
+    # One GET of config.xml, not even a crumb; and one GET of the drill job's (none here: drills are off
+    # in the default policy, and a drill job left from when they were on would be disabled).
+    assert jenkins.count() == 2
+    assert jenkins.count("GET", f"/job/{JOB}/config.xml") == 1
+    assert jenkins.count("GET", "/job/Drill-registry-backup-reg-a/config.xml") == 1
 
 
 def test_update_after_new_commit_and_audit(
@@ -72,7 +76,7 @@ def test_update_after_new_commit_and_audit(
     data = result.json()
     assert data["action"] == "updated" and data["commit"] == sha
     assert isinstance(data["diff"], str) and "0 3 * * 1-5" in data["diff"]
-    assert jenkins.count() <= 4 and jenkins.count("POST") == 1
+    assert jenkins.count() <= 5 and jenkins.count("POST") == 1  # the 5th: GET of the (absent) drill job
     assert job_facts(jenkins.get_config(JOB)).parameters[1] == ("EXPIRES_IN_HOURS", "336")
     lines = [json.loads(line) for line in audit.read_text().splitlines()]
     assert [line["action"] for line in lines] == ["created", "updated"]
@@ -287,7 +291,7 @@ def test_password_login_uses_a_crumb_once(run_cli: Run, repo: Path, monkeypatch:
         result = reconcile(run_cli, repo, server)
         assert result.code == 0, result.err
         assert server.count("GET", "/crumbIssuer") == 1
-        assert server.count() == 4  # GET 404, crumb, createItem, read-back
+        assert server.count() == 5  # GET 404, crumb, createItem, read-back; GET 404 of the drill job
 
 
 def test_dropped_trigger_gives_exit_3(
