@@ -26,11 +26,13 @@ LOG = logging.getLogger("provisioner")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "reconcile-all",
-        help="reconcile the backup jobs of every registry listed in a fleet file",
+        help="reconcile the backup jobs (and drill jobs) of every registry listed in a fleet file",
         description="Reconcile every registry of FLEET.yaml into one Jenkins, as `reconcile` does for one: "
         "validate, render, compare with the live job, create/update/leave alone, read back, audit. "
         "The live Jenkins is listed with one request and every existing job is checked live (no local "
-        "cache). One registry's failure does not stop the others. Exit 0 all ok, 4 some failed, "
+        "cache). With a policy that has drills: {schedule}, each registry's Drill-registry-backup-<name> job "
+        "too (disabled, never deleted, once the policy has no drills). "
+        "One registry's failure does not stop the others. Exit 0 all ok, 4 some failed, "
         "1/2/3 when every registry failed for invalid settings / unreadable repositories / Jenkins, "
         "2 for an invalid fleet file (nothing done), 3 when Jenkins cannot be listed at all.",
         epilog="FLEET.yaml: `registries:` a list of {name, repo (relative to the fleet file), ref (default "
@@ -59,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--prune-orphans",
         action="store_true",
-        help="disable (never delete) managed backup jobs whose registry is not in the fleet; "
+        help="disable (never delete) managed backup and drill jobs whose registry is not in the fleet; "
         "their backups are untouched",
     )
     parser.add_argument(
@@ -127,7 +129,7 @@ def _print_text(report: FleetReport) -> None:
     lines: list[str] = []
     rows = [
         o
-        for o in report.outcomes
+        for o in report.outcomes + report.drills
         if o.result is None or o.result.action != "unchanged" or o.result.drift or o.result.warnings
     ]
     if rows:
@@ -146,13 +148,18 @@ def _print_text(report: FleetReport) -> None:
             "Jobs of registries no longer in the fleet:", ("JOB", "REGISTRY", "ACTION", "DETAIL"), orphans
         )
     lines += [f"warning: {warning}" for warning in report.warnings]
-    verb = "would be " if report.dry_run else ""
-    lines.append(
-        f"{len(report.outcomes)} registries: {summary['created']} {verb}created, {summary['updated']} "
-        f"{verb}updated, {summary['unchanged']} unchanged, {summary['failed']} failed, "
-        f"drift in {summary['drift']}"
-    )
+    lines.append(_counts_line(f"{len(report.outcomes)} registries", summary, report.dry_run))
+    if report.drills:
+        lines.append(_counts_line(f"{len(report.drills)} drill jobs", report.drill_summary(), report.dry_run))
     print("\n".join(lines))
+
+
+def _counts_line(what: str, counts: dict[str, int], dry_run: bool) -> str:
+    verb = "would be " if dry_run else ""
+    return (
+        f"{what}: {counts['created']} {verb}created, {counts['updated']} {verb}updated, "
+        f"{counts['unchanged']} unchanged, {counts['failed']} failed, drift in {counts['drift']}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,7 +183,8 @@ def run(args: argparse.Namespace) -> int:
         def on_outcome(outcome: RegistryOutcome) -> None:
             if not args.dry_run and outcome.request is not None:
                 audit.write(audit_record(outcome.request, outcome.result, error=outcome.error))
-            advance()
+            if outcome.entry.kind == "backup":  # the bar counts registries; drill jobs follow them
+                advance()
 
         report = reconcile_fleet(
             target,

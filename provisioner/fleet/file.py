@@ -22,6 +22,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from provisioner.errors import UsageError
 from provisioner.gitsource import DEFAULT_VALUES_PATH
 from provisioner.jenkins.target import JobPath, job_path
+from provisioner.jobs.marker import JobKind
 from provisioner.names import REGISTRY_NAME_RULE, is_registry_name
 from provisioner.settings.strict_yaml import (
     STR,
@@ -49,6 +50,8 @@ class FleetEntry:
     values_path: str
     job: JobPath
     line: int  # where the entry starts in the fleet file
+    # "drill": the registry's restore-drill job (fleet/drills.py adds one per registry when it is managed)
+    kind: JobKind = "backup"
 
 
 class FleetError(UsageError):

@@ -1,4 +1,5 @@
-"""Orphaned backup jobs: managed jobs of registries that are no longer in the fleet.
+"""Orphaned jobs: managed jobs (backup jobs, and ``Drill-registry-backup-*`` drill jobs: their marker
+names the registry too) of registries that are no longer in the fleet.
 
 They are disabled (Jenkins's own disable action), never deleted: the job keeps its history and the
 registry's backups are not touched.

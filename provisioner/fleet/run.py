@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.errors import JenkinsFailure, ProvisionerError
+from provisioner.fleet.drills import drill_unit_request, job_units, split_outcomes
 from provisioner.fleet.file import FleetEntry
 from provisioner.fleet.orphans import prune_orphans
 from provisioner.fleet.report import FleetReport, OrphanOutcome, RegistryOutcome
@@ -111,7 +112,13 @@ def plan_entry(
             dry_run=dry_run,
             repo_dir=entry.repo,
             jobs=policy.jobs,
+            kind=entry.kind,
         )
+        if entry.kind == "drill":
+            drill = drill_unit_request(entry, request, policy, live_xml)
+            if isinstance(drill, RegistryOutcome):
+                return drill
+            request = drill
         try:
             return Planned(request, plan_reconcile(request, live_xml, repo.is_ancestor))
         except JenkinsFailure as exc:  # a job we must not touch (not managed, another registry's)
@@ -335,9 +342,10 @@ def reconcile_fleet(
         _plan_pool(processes, threads) as planner,
     ):
         index = target.list_items(max(depth, PRUNE_DEPTH) if prune else depth, descriptions=prune)
+        units = job_units(entries, policy, index)  # the entries, then the drill jobs to manage
         pipeline = _Pipeline(
             target,
-            entries,
+            units,
             index,
             threads=threads,
             planner=planner,
@@ -357,5 +365,6 @@ def reconcile_fleet(
     orphans: list[OrphanOutcome] = []
     warnings: list[str] = []
     if prune:
-        orphans, warnings = prune_orphans(target, entries, index, dry_run=dry_run)
-    return FleetReport(outcomes=outcomes, orphans=orphans, warnings=warnings, dry_run=dry_run)
+        orphans, warnings = prune_orphans(target, units, index, dry_run=dry_run)
+    backups, drills = split_outcomes(outcomes)
+    return FleetReport(outcomes=backups, orphans=orphans, warnings=warnings, dry_run=dry_run, drills=drills)
