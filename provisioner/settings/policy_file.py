@@ -106,7 +106,7 @@ def parse_policy_text(text: str, source: str = "policy") -> Policy:
             problems = Problems()
             problems.add(
                 "drills",
-                "is empty; write drills: {schedule: \"0 4 * * 0\"} to schedule restore drills, or remove "
+                'is empty; write drills: {schedule: "0 4 * * 0"} to schedule restore drills, or remove '
                 "the key to have none",
                 line=_line_at(root, ("drills",)),
             )

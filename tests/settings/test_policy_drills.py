@@ -42,7 +42,7 @@ def test_drills_section() -> None:
         ("drills:\n  schedule: '@reboot'\n", "drills.schedule '@reboot'"),
         ("drills:\n  schedule: '0 4 * *'\n", "line 2: drills.schedule '0 4 * *'"),
         ("drills:\n  schedule: ''\n", "line 2: drills.schedule ''"),
-        ("drills:\n  schedule: \"0 4 * * 0\\n0 5 * * 0\"\n", "drills.schedule"),
+        ('drills:\n  schedule: "0 4 * * 0\\n0 5 * * 0"\n', "drills.schedule"),
         ("drills:\n  schedule: \"0 4 * * 0'; sh 'id\"\n", "drills.schedule"),
         ("drills:\n  schedule: '${env.X} 4 * * 0'\n", "drills.schedule"),
         ("drills:\n  schedule: !!python/object:os.system {}\n", "non-standard YAML tag"),
