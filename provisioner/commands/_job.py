@@ -49,11 +49,11 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 
 def job_path_from_args(args: argparse.Namespace) -> JobPath:
     from provisioner.jenkins.target import job_path
-    from provisioner.jobs.render import default_job_name
+    from provisioner.jobs.render import check_backup_job_name, default_job_name
 
-    return job_path(
-        args.job_name if args.job_name is not None else default_job_name(args.registry), args.folder
-    )
+    if args.job_name is None:
+        return job_path(default_job_name(args.registry), args.folder)
+    return job_path(check_backup_job_name(args.job_name, "--job-name"), args.folder)
 
 
 def load_valid_settings(

@@ -132,7 +132,7 @@ def _entry(node: Node, index: int, base: Path, problems: _Problems) -> FleetEntr
             nodes["valuesPath"], f"{where}.valuesPath {values_path!r} must be relative, without '..'"
         )
         return None
-    from provisioner.jobs.render import default_job_name
+    from provisioner.jobs.render import check_backup_job_name, default_job_name
 
     try:
         job_path(default_job_name(name), values.get("folder"))
@@ -140,7 +140,10 @@ def _entry(node: Node, index: int, base: Path, problems: _Problems) -> FleetEntr
         problems.add(nodes.get("folder", node), f"{where}.folder: {exc.message}")
         return None
     try:
-        path = job_path(values.get("jobName", default_job_name(name)), values.get("folder"))
+        job_name = values.get("jobName")
+        if job_name is not None:
+            check_backup_job_name(job_name, "job name")
+        path = job_path(default_job_name(name) if job_name is None else job_name, values.get("folder"))
     except UsageError as exc:
         problems.add(nodes.get("jobName", node), f"{where}.jobName: {exc.message}")
         return None

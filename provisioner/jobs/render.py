@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from provisioner.errors import ProvisionerError
+from provisioner.errors import ProvisionerError, UsageError
 from provisioner.jobs.marker import DIGEST_PREFIX, JobKind, job_description, without_digest
 from provisioner.settings.policy import DEFAULT_JOB_OPTIONS, JobOptions
 
@@ -158,6 +158,17 @@ def default_job_name(registry: str) -> str:
 def drill_job_name(registry: str) -> str:
     """The drill job's name; it lives in the backup job's folder, whatever the backup job is named."""
     return f"{DRILL_JOB_NAME_PREFIX}{registry}"
+
+
+def check_backup_job_name(name: str, what: str) -> str:
+    """A backup job may be named anything Jenkins allows but a drill job's name: the two jobs of one
+    registry (or of two) must never be one job."""
+    if name.startswith(DRILL_JOB_NAME_PREFIX):
+        raise UsageError(
+            f"{what} {name!r}: names starting with {DRILL_JOB_NAME_PREFIX!r} are the drill jobs' "
+            "(policy drills:); choose another name for the backup job"
+        )
+    return name
 
 
 def _xml_safe(text: str) -> str:

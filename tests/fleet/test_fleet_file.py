@@ -59,6 +59,11 @@ def test_minimal_and_full_entries() -> None:
         ("registries:\n  - name: a\n    repo: r\n    valuesPath: ../../etc/passwd\n", 4, "without '..'"),
         ("registries:\n  - name: a\n    repo: r\n    jobName: 'a/b'\n", 4, "jobName: invalid job name"),
         ("registries:\n  - name: a\n    repo: r\n    folder: '..'\n", 4, "folder: invalid folder name"),
+        (
+            "registries:\n  - name: a\n    repo: r\n    jobName: Drill-registry-backup-b\n",
+            4,
+            "jobName: job name 'Drill-registry-backup-b': names starting with 'Drill-registry-backup-' are",
+        ),
         ("registries:\n  - a\n", 2, "must be a mapping"),
         ("registries: []\n", 1, "non-empty list"),
         ("registry:\n  - name: a\n    repo: r\n", 1, "unknown top-level key 'registry'"),

@@ -220,3 +220,11 @@ def test_drill_job_in_folders(
     assert sorted(jenkins.job_names()) == [f"{folder}/Create-registry-backup", f"{folder}/{DRILL}"]
     marker = read_marker(job_facts(jenkins.get_config(f"{folder}/{DRILL}")).description)
     assert marker.valid and marker.kind == "drill" and marker.job == f"{folder}/{DRILL}"
+
+
+def test_a_backup_job_may_not_take_a_drill_jobs_name(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, tmp_path: Path
+) -> None:
+    run = reconcile(run_cli, repo, jenkins, policy_file(tmp_path), "--job-name", DRILL)
+    assert run.code == 2 and "are the drill jobs'" in run.err
+    assert jenkins.count() == 0
