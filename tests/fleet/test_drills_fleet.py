@@ -185,3 +185,19 @@ def test_orphaned_drill_jobs_are_disabled_never_deleted(
     assert "reg-c/Drill-registry-backup-reg-c" in jenkins.job_names()
     assert not jenkins.is_disabled("reg-a/Drill-registry-backup-reg-a")
     assert data["warnings"] == []
+
+
+def test_jenkins_home_target_with_drills_then_without(run_cli: Run, fleet_dir: Path, tmp_path: Path) -> None:
+    fleet = write_fleet(fleet_dir, dict.fromkeys(NAMES, GOOD), folder_layout=True)
+    home = tmp_path / "jenkins_home"
+    args = ("reconcile-all", "--fleet", str(fleet), "--jenkins-home", str(home), "--format", "json")
+    first = run_cli(*args, "--policy", str(policy_file(tmp_path)))
+    assert first.code == 0, first.err
+    drill = home / "jobs/reg-a/jobs/Drill-registry-backup-reg-a/config.xml"
+    assert drill.is_file() and not job_facts(drill.read_text()).disabled
+    second = run_cli(*args, "--policy", str(policy_file(tmp_path)))
+    assert json.loads(second.out)["drills"]["summary"] == {**ZERO, "unchanged": 3}
+    off = run_cli(*args)
+    assert off.code == 0, off.err
+    assert json.loads(off.out)["drills"]["summary"] == {**ZERO, "updated": 3}
+    assert drill.is_file() and job_facts(drill.read_text()).disabled
