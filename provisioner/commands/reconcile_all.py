@@ -110,6 +110,8 @@ def _detail(outcome: RegistryOutcome) -> str:
     result = outcome.result
     assert result is not None
     parts = ["drift restored" if result.drift and not result.dry_run else "drift" if result.drift else ""]
+    if result.kind == "drill" and not result.enabled and result.action != "unchanged":
+        parts.append("disabled")  # with the backups, or because the policy has no drills any more
     parts.extend(result.warnings)
     return "; ".join(part for part in parts if part)
 
