@@ -23,7 +23,7 @@ from provisioner.jobs.render import (
 )
 from provisioner.settings.model import BackupSettings
 from provisioner.settings.policy import DrillOptions
-from tests.jobs.test_render import HOSTILE
+from tests.jobs.test_render import HOSTILE, HOSTILE_SOURCE
 
 BACKUP = BackupSettings(enabled=True, schedule="30 19 * * *", expires_in_days=7, time_zone="Europe/Kyiv")
 DRILLS = DrillOptions(schedule="0 4 * * 0")
@@ -82,10 +82,7 @@ def test_drill_job_lives_beside_the_backup_job() -> None:
 
 
 def test_hostile_author_and_path_stay_text_in_the_drill_job() -> None:
-    source = ValuesSource(
-        text="", path="values</spec>&.yaml", commit="a" * 40, author=Author(name=HOSTILE, email="e@x]]>&<")
-    )
-    xml = render_drill(source)
+    xml = render_drill(HOSTILE_SOURCE)
     facts = job_facts(xml)
     assert facts.disabled is False  # the injected <disabled>true</disabled> is only text
     assert HOSTILE.replace("\n", " ").replace("\x07", " ") in facts.description

@@ -23,6 +23,9 @@ from provisioner.settings.model import BackupSettings
 
 SETTINGS = BackupSettings(enabled=True, schedule="30 19 * * *", expires_in_days=7, time_zone="Europe/Kyiv")
 HOSTILE = "Eve <eve@x> & ]]> </description><disabled>true</disabled> '\" $(rm -rf /) `id`\n\x07"
+HOSTILE_SOURCE = ValuesSource(
+    text="", path="values</spec>&.yaml", commit="a" * 40, author=Author(name=HOSTILE, email="e@x]]>&<")
+)
 
 
 def render(
@@ -32,10 +35,7 @@ def render(
 
 
 def test_hostile_author_and_path_stay_text() -> None:
-    source = ValuesSource(
-        text="", path="values</spec>&.yaml", commit="a" * 40, author=Author(name=HOSTILE, email="e@x]]>&<")
-    )
-    xml = render(source)
+    xml = render(HOSTILE_SOURCE)
     facts = job_facts(xml)
     assert facts.disabled is False  # the injected <disabled>true</disabled> is only text
     assert HOSTILE.replace("\n", " ").replace("\x07", " ") in facts.description
