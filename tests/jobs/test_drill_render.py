@@ -27,7 +27,7 @@ from tests.jobs.test_render import HOSTILE, HOSTILE_SOURCE
 
 BACKUP = BackupSettings(enabled=True, schedule="30 19 * * *", expires_in_days=7, time_zone="Europe/Kyiv")
 DRILLS = DrillOptions(schedule="0 4 * * 0")
-SCRIPT_LINE = "sh 'backup-registry drill --registry \"$REGISTRY_NAME\" --latest'"
+SCRIPT_LINE = "sh 'backup-registry drill --latest'"
 
 
 def render_drill(source: ValuesSource | None = None, registry: str = "reg-a", **kwargs: object) -> str:
@@ -58,10 +58,29 @@ def test_drill_script_has_one_single_quoted_sh_and_no_values() -> None:
     assert SCRIPT_LINE in script
     steps = [line.strip() for line in script.splitlines() if line.strip().startswith("sh ")]
     assert steps == [SCRIPT_LINE]
-    # Nothing Groovy would interpolate, and no value of the registry in the text: only the shell expands
-    # $REGISTRY_NAME (a parameter, i.e. an environment variable), inside double quotes.
-    assert "${" not in script and "reg-zz" not in script and "0 4" not in script and '"""' not in script
+    # Nothing Groovy or the shell could expand, and no value in the text: the registry reaches the drill
+    # only as the REGISTRY_NAME parameter (an environment variable backup-registry reads).
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("//"))
+    assert "$" not in code and '"' not in code and "reg-zz" not in script and "0 4" not in script
     assert "withCredentials" not in script  # the drill needs no secret in the job
+
+
+def test_the_drill_step_reads_the_registry_from_the_jobs_parameter(tmp_path: Path) -> None:
+    """The one step, run with the job's parameter in its environment, is a valid drill of that registry,
+    and a hostile parameter value is refused as input (never run, never part of a command line)."""
+    import shlex
+
+    from provisioner.backup.cli import build_parser, validate
+    from provisioner.backup.errors import InvalidInput
+
+    argv = shlex.split(SCRIPT_LINE[len("sh ") :])[0].split()
+    assert argv[:2] == ["backup-registry", "drill"]
+    args = build_parser().parse_args(argv[1:])
+    environ = {"REGISTRY_NAME": "reg-a", "BACKUP_STORE": str(tmp_path / "store")}
+    request = validate(args, environ)
+    assert request.registry == "reg-a"
+    with pytest.raises(InvalidInput, match="REGISTRY_NAME"):
+        validate(args, {**environ, "REGISTRY_NAME": "reg-a; rm -rf /"})
 
 
 def test_disabled_backups_disable_the_drill_job() -> None:
