@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.jenkins.configxml import job_facts
+from provisioner.jenkins.configxml import job_facts, parse_config
 from provisioner.jobs.marker import read_marker
 from tests.helpers.cli import TOKEN, VALUES_PATH, CliRun, values_yaml
 from tests.helpers.gitrepo import commit
@@ -50,7 +50,8 @@ def test_creates_both_jobs_then_a_no_op_sends_nothing(
     facts = job_facts(jenkins.get_config(DRILL))
     assert facts.trigger_specs == ("TZ=Europe/Kyiv\n0 4 * * 0",)
     assert facts.parameters == (("REGISTRY_NAME", "reg-a"),) and not facts.disabled
-    assert "backup-registry drill --registry" in jenkins.get_config(DRILL)
+    script = parse_config(jenkins.get_config(DRILL)).findtext("definition/script") or ""
+    assert "sh 'backup-registry drill --latest'" in script
     # the backup job is exactly what it is without drills
     assert job_facts(jenkins.get_config(JOB)).trigger_specs == ("TZ=Europe/Kyiv\n30 19 * * *",)
     lines = audit_lines(audit)
