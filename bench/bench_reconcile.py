@@ -204,7 +204,10 @@ def main() -> int:
         "GET config.xml read-back),",
         "3 with a long-lived target, which fetched its crumb once already (the fleet case);",
         "created = 4 (GET config.xml 404, GET crumb, POST createItem, GET read-back).",
-        "Targets: unchanged <= 2, changed <= 4: " + ("met." if ok else "NOT met."),
+        "The CLI (`provisioner reconcile`) also GETs the registry's drill job's config.xml, even when",
+        "the policy has no drills (a drill job left from when it had is then disabled; here it is a 404):",
+        "one request more in each case. The library's reconcile_one is one job's reconcile.",
+        "Targets (one job, the library): unchanged <= 2, changed <= 4: " + ("met." if ok else "NOT met."),
         "",
     ]
     (ROOT / "bench/RESULTS-reconcile.md").write_text("\n".join(lines))
