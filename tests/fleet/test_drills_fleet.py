@@ -201,3 +201,22 @@ def test_jenkins_home_target_with_drills_then_without(run_cli: Run, fleet_dir: P
     assert off.code == 0, off.err
     assert json.loads(off.out)["drills"]["summary"] == {**ZERO, "updated": 3}
     assert drill.is_file() and job_facts(drill.read_text()).disabled
+
+
+def test_drills_off_and_an_unreadable_drill_record_fails_that_job_alone(
+    run_cli: Run, jenkins: JenkinsEmulator, fleet_dir: Path, tmp_path: Path
+) -> None:
+    fleet = write_fleet(fleet_dir, dict.fromkeys(NAMES, GOOD))
+    assert reconcile_all(run_cli, fleet, jenkins, policy_file(tmp_path))[0] == 0
+    jenkins.edit_config(
+        "Drill-registry-backup-reg-b",
+        lambda text: text.replace("provisioner-applied: {", "provisioner-applied: {x"),
+    )
+    code, data, err = reconcile_all(run_cli, fleet, jenkins, None)
+    assert code == 4, err
+    failed = drill_results(data)["reg-b"]
+    assert failed["action"] == "failed" and "record is unreadable" in str(failed["error"])
+    assert data["drills"]["summary"] == {**ZERO, "updated": 2, "failed": 1}  # type: ignore[index]
+    assert not jenkins.is_disabled("Drill-registry-backup-reg-b") and jenkins.is_disabled(
+        "Drill-registry-backup-reg-a"
+    )

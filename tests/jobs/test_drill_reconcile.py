@@ -229,3 +229,23 @@ def test_a_backup_job_may_not_take_a_drill_jobs_name(
     run = reconcile(run_cli, repo, jenkins, policy_file(tmp_path), "--job-name", DRILL)
     assert run.code == 2 and "are the drill jobs'" in run.err
     assert jenkins.count() == 0
+
+
+def _break_record(text: str) -> str:
+    """A hand edit that leaves the managed line but makes the applied record unreadable."""
+    return text.replace("provisioner-applied: {", "provisioner-applied: {broken")
+
+
+def test_drills_off_and_an_unreadable_drill_record_is_left_for_a_person(
+    run_cli: Run, repo: Path, jenkins: JenkinsEmulator, tmp_path: Path
+) -> None:
+    policy = policy_file(tmp_path)
+    assert reconcile(run_cli, repo, jenkins, policy).code == 0
+    jenkins.edit_config(DRILL, _break_record)
+    jenkins.reset_counters()
+    off = reconcile(run_cli, repo, jenkins, None)
+    assert off.code == 3 and "record is unreadable: not disabled (check it by hand)" in off.err
+    assert jenkins.count("POST") == 0 and not jenkins.is_disabled(DRILL)
+    # with drills on it is drift like any hand edit: restored
+    on = reconcile(run_cli, repo, jenkins, policy)
+    assert on.code == 0 and on.json()["drill"]["drift"] is True  # type: ignore[index]
