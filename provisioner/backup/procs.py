@@ -8,6 +8,7 @@ accident, and secrets travel only as environment variables or files, never as ar
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 from provisioner.backup.errors import BackupFailed
 
-__all__ = ["LIBPQ_ENV", "Tool", "child_env", "resolve_tool"]
+__all__ = ["LIBPQ_ENV", "Tool", "child_env", "resolve_tool", "wait_exited"]
 
 # Connection settings libpq reads (https://www.postgresql.org/docs/current/libpq-envars.html).
 LIBPQ_ENV = (
@@ -91,3 +92,18 @@ def resolve_tool(name: str, path_env: str | None = None) -> Tool:
         raise BackupFailed(f"{name} not found on PATH")
     # abspath, not realpath: pg_dump on Debian is a symlink to a wrapper that dispatches on its name.
     return Tool(name=name, path=os.path.abspath(found))
+
+
+def wait_exited(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """``proc.wait(timeout)`` without its polling loop, which sleeps up to 50 ms between checks
+    (a late answer after every ``pg_restore``): a pidfd becomes readable when the child exits.
+    Raises ``subprocess.TimeoutExpired`` like ``wait``."""
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+    finally:
+        os.close(pidfd)
+    return proc.wait()

@@ -8,7 +8,8 @@ The order of events for one backup:
    renamed to ``<name>_replaced_<stamp>``, never dropped).
 2. The check pass (:func:`~provisioner.backup.restorewalk.walk`, nothing written) when the backup
    holds databases or for ``--dry-run``: checksum, zstd frames, every tar member, ``pg_restore
-   --list`` of every dump.
+   --list`` of every dump. The database targets of step 1 are looked up (``psql``, read only)
+   while it runs; a refusal of the check pass is reported first.
 3. The restore pass: directories into a temp directory beside the target (locked with ``flock``
    while in use, so the next restore can tell a dead restore's leftovers from a live one and
    removes them), dumps into temp databases; all of it checked again while read.
@@ -28,6 +29,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -236,9 +238,13 @@ def restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer
     started = time.monotonic()
     databases, names = cand.databases(), cand.tree_names()
     checked: Inventory | None = None
+    early: Future[dict[str, tuple[str, str | None]]] | None = None
     if opts.dry_run or databases is None or databases:
-        with cand.open() as source:
-            checked = walk(source, pg=pg)
+        with ThreadPoolExecutor(1) as pool:
+            if databases:  # the targets (psql queries, nothing written) are looked up meanwhile
+                early = pool.submit(_plan_databases, cand, sorted(databases), opts, pg)
+            with cand.open() as source:
+                checked = walk(source, pg=pg)  # its refusal comes first, as if run alone
         databases, names = sorted(checked.dumps), sorted(checked.trees)
     assert databases is not None and names is not None
     if names and opts.to is None:
@@ -246,7 +252,10 @@ def restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer
     tree = _TreeTarget(opts.to, names, opts.force) if names and opts.to is not None else None
     if tree is not None:
         tree.check()
-    plan = _plan_databases(cand, databases, opts, pg) if databases else {}
+    if early is not None and sorted(cand.databases() or ()) == databases:
+        plan = early.result()
+    else:
+        plan = _plan_databases(cand, databases, opts, pg) if databases else {}
     if opts.dry_run:
         assert checked is not None
         rows: list[dict[str, str | int | None]] = [

@@ -141,6 +141,8 @@ def walk(
     """
     inventory = inventory if inventory is not None else Inventory()
     rules = MemberRules()
+    if writer is not None:
+        source.read_ahead()  # decompressing overlaps writing files (nothing to overlap otherwise)
     try:
         members = _Members(iter_members(source.stream))
         for member, data in members:
@@ -165,7 +167,7 @@ def walk(
                 if part not in (None, 0):
                     raise VerifyFailed(f"the dump of database {database!r} starts at part {part}")
                 parts = None if part is None else _DumpParts(members, rules, database, data)
-                dump = data if parts is None else cast(IO[bytes], io.BufferedReader(parts, _CHUNK))
+                dump = data if parts is None else cast(IO[bytes], parts)  # read with readinto
                 if restore_dbs:
                     inventory.restored_dbs[database] = pg().restore(dump, database)
                     inventory.dumps[database] = member.size if parts is None else parts.tell()

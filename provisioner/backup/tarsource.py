@@ -6,6 +6,13 @@ restic snapshot is streamed with ``restic dump`` and its tar bytes are hashed th
 cases :meth:`TarSource.finish` reads what is left (tar padding, trailing bytes), waits for the
 producer and compares size and SHA-256 with what was recorded when the backup was made; nothing
 read from a stream counts as restored until ``finish`` has passed.
+
+The stream is read in the caller's thread (zstd decompresses straight into the caller's buffer)
+unless the caller asks for :meth:`TarSource.read_ahead`: worth it only when the consumer has work
+of its own to overlap (writing files); a check pass that only skips data, or a dump fed to
+``pg_restore`` through a pipe (the pipe is the read-ahead), is faster without the thread's copies
+and hand-offs (measured: a 306 MB dump's check pass 0.28-0.31 s CPU with the thread, 0.21 s
+without).
 """
 
 from __future__ import annotations
@@ -73,6 +80,16 @@ class TarSource:
     expected_sha256: str
     expected_size: int
     label: str
+    _ahead: IO[bytes] | None = None
+
+    def read_ahead(self) -> None:
+        """From now on ``stream`` is read by a thread, a few chunks ahead (before the first read)."""
+        if self._ahead is None:
+            self._ahead = self.stream = read_ahead(self.stream)
+
+    def close(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
 
     def finish(self) -> None:
         buffer = bytearray(_CHUNK)
@@ -111,11 +128,11 @@ def archive_source(path: Path, sha256: str, size: int, label: str) -> Iterator[T
             read_across_frames=True,
         )
         with reader as stream:
-            ahead = read_ahead(stream)
+            source = TarSource(stream, hashed, sha256, size, label)
             try:
-                yield TarSource(ahead, hashed, sha256, size, label)
+                yield source
             finally:
-                ahead.close()
+                source.close()
 
 
 @contextlib.contextmanager
@@ -132,15 +149,15 @@ def restic_source(
         )
         assert proc.stdout is not None
         hashed = HashingReader(proc.stdout)
-        ahead = read_ahead(io.BufferedReader(hashed, _CHUNK))
+        source = TarSource(io.BufferedReader(hashed, _CHUNK), hashed, sha256, size, label)
         try:
-            yield TarSource(ahead, hashed, sha256, size, label)
+            yield source
         except BaseException:
             proc.kill()
             proc.wait()
             raise
         finally:
-            ahead.close()
+            source.close()
             proc.stdout.close()
         code = proc.wait()
         if code != 0:
