@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from provisioner.backup.errors import BackupFailed
 
@@ -59,6 +60,22 @@ class Tool:
 
     def argv(self, *args: str) -> list[str]:
         return [self.path, *args]
+
+    def start(
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        stdout: int | IO[bytes] = subprocess.PIPE,
+        stderr: int | IO[bytes] = subprocess.PIPE,
+    ) -> subprocess.Popen[bytes]:
+        """Start it with a pipe for its stdin (the caller writes, closes and waits)."""
+        try:
+            return subprocess.Popen(
+                self.argv(*args), env=dict(env), stdin=subprocess.PIPE, stdout=stdout, stderr=stderr
+            )
+        except OSError as exc:
+            raise BackupFailed(f"cannot start {self.name}: {exc.strerror}") from exc
 
     def run(
         self,

@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 RESTORE_TEMP_PREFIX = TEMP_PREFIX + "restore-"
+_Plan = dict[str, tuple[str, str | None]]  # database -> (target, name the existing target gets)
 
 
 @dataclass(frozen=True)
@@ -213,14 +214,14 @@ class _TreeTarget:
 
 def _plan_databases(
     cand: Candidate, databases: list[str], opts: RestoreOptions, pg: Callable[[], PgServer]
-) -> dict[str, tuple[str, str | None]]:
+) -> _Plan:
     """database -> (target, name the existing target is renamed to, if any); refusals raise."""
     db_map = dict(opts.db_map)
     unknown = sorted(set(db_map) - set(databases))
     if unknown:
         raise InvalidInput("--pg-database-map", f"backup {cand.id} has no database {unknown[0]!r}")
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    plan: dict[str, tuple[str, str | None]] = {}
+    plan: _Plan = {}
     for database in databases:
         final = opts.db_target(database) if opts.db_target else target_database(database, cand.id, db_map)
         replaced = None
@@ -234,15 +235,38 @@ def _plan_databases(
     return plan
 
 
+def _plan_ahead(
+    cand: Candidate, databases: list[str], opts: RestoreOptions, pg: Callable[[], PgServer]
+) -> _Plan:
+    """:func:`_plan_databases` during the check pass; then the psql that will create the first temp
+    database is started (it logs in meanwhile; nothing is sent to it before the check passed)."""
+    plan = _plan_databases(cand, databases, opts, pg)
+    if not opts.dry_run:
+        pg().prestart(pg().maintenance_db)
+    return plan
+
+
 def restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer]) -> RestoreResult:
+    ahead: list[Future[_Plan]] = []
+    try:
+        return _restore_one(cand, opts, pg, ahead)
+    finally:
+        if ahead and ahead[0].done() and ahead[0].exception() is None:
+            pg().discard_ready()  # the psql started ahead, if a refusal or failure left it unused
+
+
+def _restore_one(
+    cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer], ahead: list[Future[_Plan]]
+) -> RestoreResult:
     started = time.monotonic()
     databases, names = cand.databases(), cand.tree_names()
     checked: Inventory | None = None
-    early: Future[dict[str, tuple[str, str | None]]] | None = None
+    early: Future[_Plan] | None = None
     if opts.dry_run or databases is None or databases:
         with ThreadPoolExecutor(1) as pool:
             if databases:  # the targets (psql queries, nothing written) are looked up meanwhile
-                early = pool.submit(_plan_databases, cand, sorted(databases), opts, pg)
+                early = pool.submit(_plan_ahead, cand, sorted(databases), opts, pg)
+                ahead.append(early)
             with cand.open() as source:
                 checked = walk(source, pg=pg)  # its refusal comes first, as if run alone
         databases, names = sorted(checked.dumps), sorted(checked.trees)
