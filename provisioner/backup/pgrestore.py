@@ -201,6 +201,7 @@ class PgServer:
             # ANALYZE's psql logs in while pg_restore builds the indexes (after the last data)
             self._feed(self.pg_restore, args, dump, f"pg_restore of {source!r}", lambda: self.prestart(temp))
             restored = time.monotonic()
+            self.prestart(self.maintenance_db)  # the next CREATE DATABASE or the rename
             self.sql(temp, "ANALYZE;", timeout=_TIMEOUT)
             LOG.info(
                 "dump restored",

@@ -247,17 +247,21 @@ def _plan_ahead(
 
 
 def restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer]) -> RestoreResult:
-    ahead: list[Future[_Plan]] = []
+    made: list[PgServer] = []
+
+    def server() -> PgServer:
+        if not made:
+            made.append(pg())
+        return made[0]
+
     try:
-        return _restore_one(cand, opts, pg, ahead)
+        return _restore_one(cand, opts, server)
     finally:
-        if ahead and ahead[0].done() and ahead[0].exception() is None:
-            pg().discard_ready()  # the psql started ahead, if a refusal or failure left it unused
+        for used in made:
+            used.discard_ready()  # psql sessions started ahead that a refusal or failure left unused
 
 
-def _restore_one(
-    cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer], ahead: list[Future[_Plan]]
-) -> RestoreResult:
+def _restore_one(cand: Candidate, opts: RestoreOptions, pg: Callable[[], PgServer]) -> RestoreResult:
     started = time.monotonic()
     databases, names = cand.databases(), cand.tree_names()
     checked: Inventory | None = None
@@ -266,7 +270,6 @@ def _restore_one(
         with ThreadPoolExecutor(1) as pool:
             if databases:  # the targets (psql queries, nothing written) are looked up meanwhile
                 early = pool.submit(_plan_ahead, cand, sorted(databases), opts, pg)
-                ahead.append(early)
             with cand.open() as source:
                 checked = walk(source, pg=pg)  # its refusal comes first, as if run alone
         databases, names = sorted(checked.dumps), sorted(checked.trees)
