@@ -3,10 +3,11 @@
 :func:`walk` is used twice by a restore: once to *check* (nothing written: every member passes
 :class:`~provisioner.backup.untar.MemberRules`, every dump's table of contents is read by
 ``pg_restore --list``, which stops there; the rest of each dump is decompressed to its end, so the
-zstd frame checksums and the archive's size and SHA-256 cover every byte) and once to *restore* (directories into a temp tree, dumps into temp
-databases), which checks everything again as it goes, since the stored bytes may have changed in
-between. A restore of directories only (and no ``--dry-run``) makes the second pass alone: nothing
-it wrote becomes visible before the stream has verified to its end.
+zstd frame checksums and the archive's size and SHA-256 cover every byte) and once to *restore*
+(directories into a temp tree, dumps into temp databases), which checks everything again as it
+goes, since the stored bytes may have changed in between. A restore of directories only (and no
+``--dry-run``) makes the second pass alone: nothing it wrote becomes visible before the stream has
+verified to its end.
 """
 
 from __future__ import annotations
