@@ -90,7 +90,9 @@ class AuditWriter:
     def write(self, record: dict[str, object]) -> None:
         """Log the line on stderr and append it to the file."""
         quiet = record.get("action") == "unchanged" and record.get("result") == "ok"
-        LOG.log(logging.DEBUG if quiet else logging.INFO, "audit %s", audit_line(record))
+        level = logging.DEBUG if quiet else logging.INFO
+        if LOG.isEnabledFor(level):  # the line is not even encoded for a quiet no-op run
+            LOG.log(level, "audit %s", audit_line(record))
         self.append(record)
 
     def close(self) -> None:
