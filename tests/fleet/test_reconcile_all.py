@@ -182,3 +182,32 @@ def test_progress_bar_goes_to_stderr_and_keeps_stdout_clean(
     assert code == 0, err
     assert data["summary"]["created"] == 2  # type: ignore[index]
     assert "reconciling" in err
+
+
+def test_fetch_chunks_keep_every_thread_busy() -> None:
+    from provisioner.fleet.run import FETCH_CHUNK, fetch_chunk
+
+    assert fetch_chunk(12, 16) == 1  # a small fleet: one job per task
+    assert fetch_chunk(12, 1) == 3
+    assert fetch_chunk(1000, 16) == FETCH_CHUNK == 8
+    assert fetch_chunk(0, 8) == 1
+
+
+def test_a_failed_read_fails_its_registry_alone_within_a_chunk(
+    run_cli: Run, jenkins: JenkinsEmulator, fleet_dir: Path
+) -> None:
+    # One HTTP thread for 12 jobs: they are read three to a task, and the middle one of a task fails.
+    names = [f"reg-{i:02d}" for i in range(12)]
+    fleet = write_fleet(fleet_dir, {name: GOOD for name in names})
+    code, _data, err = reconcile_all(run_cli, fleet, jenkins, "--processes", "0", "--workers", "1")
+    assert code == 0, err
+    jenkins.reset_counters()
+    jenkins.fail_next(403, count=99, path_prefix="/job/Create-registry-backup-reg-04/")
+    code, data, err = reconcile_all(run_cli, fleet, jenkins, "--processes", "0", "--workers", "1")
+    assert code == 4, err
+    by = results_by_registry(data)
+    assert by["reg-04"]["action"] == "failed" and "403" in str(by["reg-04"]["error"])
+    assert all(by[name]["action"] == "unchanged" for name in names if name != "reg-04")
+    assert [r["registry"] for r in data["results"]] == names  # in fleet order
+    assert jenkins.count("POST") == 0
+    assert jenkins.count("GET", "/job/") == 12  # every job read, the refused one once (4xx: no retry)
