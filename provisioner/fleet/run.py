@@ -203,9 +203,9 @@ def _fetch(target: FleetTarget, entries: list[FleetEntry]) -> list[str | Registr
 def fetch_chunk(jobs: int, workers: int) -> int:
     """Jobs read per HTTP task: up to FETCH_CHUNK, while every thread still gets several tasks.
 
-    A task per job cost the calling thread a future, a wake-up and a GIL hand-over per job (about a
-    fifth of a no-op's CPU in this process for 1000 jobs); in flight there are ``workers`` requests
-    either way.
+    A task per job cost the calling thread a future, a wake-up and a GIL hand-over per job (for 1000
+    jobs, 1018 submits and 1032 wake-ups; with chunks, 143 and 157); in flight there are ``workers``
+    requests either way.
     """
     return max(1, min(FETCH_CHUNK, jobs // (4 * workers)))
 
