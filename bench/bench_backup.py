@@ -62,16 +62,18 @@ def make_data(target: Path, size_mib: int) -> Path:
     return data
 
 
-def wait_all(procs: list[subprocess.Popen[bytes]]) -> int:
-    """Wait for every process with os.wait4; return the largest ru_maxrss (KiB)."""
-    peak = 0
+def wait_all(procs: list[subprocess.Popen[bytes]]) -> tuple[int, float]:
+    """Wait for every process with os.wait4: the largest ru_maxrss (KiB) and the CPU seconds (user +
+    system) of all of them."""
+    peak, cpu = 0, 0.0
     for proc in procs:
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise SystemExit(f"{proc.args!r} failed with {proc.returncode}")
         peak = max(peak, usage.ru_maxrss)
-    return peak
+        cpu += usage.ru_utime + usage.ru_stime
+    return peak, cpu
 
 
 def run_floor(data: Path, out: Path, with_sha: bool, compressor: str = "zstd") -> tuple[float, int]:
@@ -83,10 +85,10 @@ def run_floor(data: Path, out: Path, with_sha: bool, compressor: str = "zstd") -
         assert p1.stdout is not None
         p2 = subprocess.Popen([comp, "-1", "-c"], stdin=p1.stdout, stdout=sink, stderr=subprocess.DEVNULL)
         p1.stdout.close()
-        peak = wait_all([p1, p2])
+        peak = wait_all([p1, p2])[0]
     if with_sha:
         p3 = subprocess.Popen([sha, str(out)], stdout=subprocess.DEVNULL)
-        peak = max(peak, wait_all([p3]))
+        peak = max(peak, wait_all([p3])[0])
     return time.perf_counter() - started, peak
 
 
@@ -99,7 +101,7 @@ def run_tool(data: Path, store: Path) -> tuple[float, int]:
     started = time.perf_counter()
     with open(store.parent / "tool-stderr.log", "ab") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
-    peak = wait_all([proc])
+    peak = wait_all([proc])[0]
     return time.perf_counter() - started, peak
 
 

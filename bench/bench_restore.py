@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_backup import make_data  # noqa: E402
+from bench_backup import make_data, wait_all  # noqa: E402
 
 from tests.helpers.postgres import Postgres, running_postgres, tool  # noqa: E402
 
@@ -56,19 +56,6 @@ SELECT g, 'registry.example/team-' || (g % 500) || '/image-' || g,
 FROM generate_series(1, ROWS) g;
 CREATE INDEX ON artifacts (name);
 """
-
-
-def wait_all(procs: list[subprocess.Popen[bytes]]) -> tuple[int, float]:
-    """Largest ru_maxrss (KiB) and the CPU seconds (user + system) of all the processes."""
-    peak, cpu = 0, 0.0
-    for proc in procs:
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise SystemExit(f"{proc.args!r} failed with {proc.returncode}")
-        peak = max(peak, usage.ru_maxrss)
-        cpu += usage.ru_utime + usage.ru_stime
-    return peak, cpu
 
 
 def cli(*args: str) -> list[str]:

@@ -20,6 +20,7 @@ import pytest
 
 from provisioner.backup.cli import main
 from tests.backup.conftest import base_env, run_script
+from tests.backup.restore_helpers import listing
 
 HOSTILE = [
     "$(touch x)",
@@ -111,14 +112,6 @@ def no_spawn(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setattr(os, name, trap)
 
 
-def _listing(root: Path) -> list[str]:
-    out = []
-    for current, dirs, files in os.walk(root):
-        for name in dirs + files:
-            out.append(os.path.relpath(os.path.join(current, name), root))
-    return sorted(out)
-
-
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_spawn: None) -> Iterator[Path]:
     work = tmp_path / "work"
@@ -133,9 +126,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_spawn: None) -> 
         "RESTIC_PASSWORD_FILE",
     ):
         monkeypatch.delenv(var, raising=False)
-    before = _listing(tmp_path)
+    before = listing(tmp_path)
     yield work
-    assert _listing(tmp_path) == before, "invalid input created or removed files"
+    assert listing(tmp_path) == before, "invalid input created or removed files"
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -276,7 +269,7 @@ def test_script_with_hostile_environment_runs_nothing(tmp_path: Path) -> None:
         ("demo", "\u0667\u0660\u0660"),
     ]
     for registry, hours in payloads:
-        before = _listing(tmp_path)
+        before = listing(tmp_path)
         result = run_script(
             "run",
             "--source",
@@ -285,7 +278,7 @@ def test_script_with_hostile_environment_runs_nothing(tmp_path: Path) -> None:
             env=base_env(REGISTRY_NAME=registry, EXPIRES_IN_HOURS=hours),
         )
         assert result.code == 1, result.stderr
-        assert _listing(tmp_path) == before
+        assert listing(tmp_path) == before
         assert not (tmp_path / "x").exists()
         assert not (tmp_path / "backups").exists()
 

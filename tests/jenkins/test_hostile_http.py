@@ -17,8 +17,7 @@ from provisioner.errors import JenkinsFailure
 from provisioner.jenkins import RetryPolicy, job_path
 from provisioner.jenkins.http import HttpTarget
 from provisioner.jobs.render import render_folder_config
-from tests.helpers.cli import TOKEN, USER, CliRun, values_yaml
-from tests.helpers.gitrepo import make_repo
+from tests.helpers.cli import TOKEN, USER, CliRun
 from tests.helpers.hostile import (
     MiB,
     answer,
@@ -37,6 +36,13 @@ JOB = job_path("j", None)
 CONFIG = "/job/j/config.xml"
 CRUMB = "/crumbIssuer/api/json"
 MEMORY_BOUND = 64 * MiB  # well above the 16 MiB body cap, far below what the hostile bodies hold
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's Jenkins credentials, from the environment (as in a Jenkins job)."""
+    monkeypatch.setenv("JENKINS_USER", USER)
+    monkeypatch.setenv("JENKINS_TOKEN", TOKEN)
 
 
 def target(url: str, retry: RetryPolicy = NO_WAIT) -> HttpTarget:
@@ -66,12 +72,8 @@ def test_crumb_that_is_html_is_a_jenkins_failure() -> None:
 
 
 def test_crumb_that_is_html_exits_3_with_a_clear_message(
-    run_cli: Callable[..., CliRun], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: Callable[..., CliRun], repo: Path, credentials: None
 ) -> None:
-    repo = tmp_path / "registry"
-    make_repo(repo, {"deploy-templates/values.yaml": values_yaml()})
-    monkeypatch.setenv("JENKINS_USER", USER)
-    monkeypatch.setenv("JENKINS_TOKEN", TOKEN)
     with hostile_server({CRUMB: html_page()}) as server:
         result = run_cli("reconcile", "--repo", str(repo), "--registry", "reg-a", "--jenkins-url", server.url)
     assert result.code == 3, result.err
@@ -194,13 +196,9 @@ def test_a_dripping_server_hits_the_overall_deadline(in_headers: bool) -> None:
 
 
 def test_reconcile_timeout_bounds_the_whole_run_against_a_dripping_server(
-    run_cli: Callable[..., CliRun], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: Callable[..., CliRun], repo: Path, credentials: None
 ) -> None:
     """`reconcile --timeout 1`: four attempts of at most a second each, then exit 3 (not hours)."""
-    repo = tmp_path / "registry"
-    make_repo(repo, {"deploy-templates/values.yaml": values_yaml()})
-    monkeypatch.setenv("JENKINS_USER", USER)
-    monkeypatch.setenv("JENKINS_TOKEN", TOKEN)
     with hostile_server({"/job/": drip(0.2)}) as server:
         started = time.monotonic()
         result = run_cli(
