@@ -196,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             processes=args.processes,
             dry_run=args.dry_run,
             prune=args.prune_orphans,
+            diffs=args.format == "json",  # only the JSON report carries diffs
             on_outcome=on_outcome,
         )
     if args.format == "json":

@@ -81,11 +81,12 @@ class Planned:
 
 
 def plan_entry(
-    entry: FleetEntry, policy: Policy, dry_run: bool, live_xml: str | None
+    entry: FleetEntry, policy: Policy, dry_run: bool, live_xml: str | None, diffs: bool = True
 ) -> Planned | RegistryOutcome:
     """The pure half of one registry's reconcile: read git, validate, render, compare with ``live_xml``.
 
-    No Jenkins I/O, so it runs in a worker process as well as in a thread.
+    No Jenkins I/O, so it runs in a worker process as well as in a thread. ``diffs``: whether each plan
+    carries the diff of its change (a JSON report shows them; the text report does not).
     """
     from provisioner.gitsource import GitRepository
     from provisioner.jobs.reconcile import plan_reconcile
@@ -114,6 +115,7 @@ def plan_entry(
             repo_dir=entry.repo,
             jobs=policy.jobs,
             kind=entry.kind,
+            want_diff=diffs,
         )
         if entry.kind == "drill":
             drill = drill_unit_request(entry, request, policy, live_xml)
@@ -127,14 +129,14 @@ def plan_entry(
 
 
 def plan_batch(
-    items: list[tuple[FleetEntry, str | None]], policy: Policy, dry_run: bool
+    items: list[tuple[FleetEntry, str | None]], policy: Policy, dry_run: bool, diffs: bool = True
 ) -> list[Planned | RegistryOutcome]:
     """Plan several registries in one call: one round trip to a worker process for a whole batch."""
-    return [_plan_isolated(entry, policy, dry_run, live) for entry, live in items]
+    return [_plan_isolated(entry, policy, dry_run, live, diffs) for entry, live in items]
 
 
 def _plan_isolated(
-    entry: FleetEntry, policy: Policy, dry_run: bool, live_xml: str | None
+    entry: FleetEntry, policy: Policy, dry_run: bool, live_xml: str | None, diffs: bool
 ) -> Planned | RegistryOutcome:
     """:func:`plan_entry`; an error nobody translated fails this registry alone.
 
@@ -142,7 +144,7 @@ def _plan_isolated(
     third-party exceptions do not pickle (a pygit2 error ended a whole run with a PicklingError).
     """
     try:
-        return plan_entry(entry, policy, dry_run, live_xml)
+        return plan_entry(entry, policy, dry_run, live_xml, diffs)
     except Exception as exc:
         return RegistryOutcome(
             entry, None, None, "internal", f"unexpected error while planning: {type(exc).__name__}: {exc}"
@@ -241,11 +243,12 @@ class _Pipeline:
         planner_slots: int,
         policy: Policy,
         dry_run: bool,
+        diffs: bool,
         on_outcome: Callable[[RegistryOutcome], None] | None,
     ) -> None:
         self.target, self.entries, self.index = target, entries, index
         self.threads, self.workers, self.planner, self.slots = threads, workers, planner, planner_slots
-        self.policy, self.dry_run, self.on_outcome = policy, dry_run, on_outcome
+        self.policy, self.dry_run, self.diffs, self.on_outcome = policy, dry_run, diffs, on_outcome
         self.folders = _FolderGate(target, index)
         self.outcomes: list[RegistryOutcome | None] = [None] * len(entries)
         self.pending: dict[Future[Any], tuple[str, list[int]]] = {}
@@ -270,7 +273,7 @@ class _Pipeline:
     def _submit_plan(self, executor: Executor, kind: str) -> None:
         batch = [self.ready.popleft() for _ in range(min(self.BATCH, len(self.ready)))]
         items = [(self.entries[position], live) for position, live in batch]
-        future = executor.submit(plan_batch, items, self.policy, self.dry_run)
+        future = executor.submit(plan_batch, items, self.policy, self.dry_run, self.diffs)
         self._track(future, kind, [position for position, _live in batch])
 
     def _flush(self) -> None:
@@ -348,12 +351,15 @@ def reconcile_fleet(
     processes: int | None = None,
     dry_run: bool = False,
     prune: bool = False,
+    diffs: bool = True,
     on_outcome: Callable[[RegistryOutcome], None] | None = None,
 ) -> FleetReport:
     """Reconcile every entry; JenkinsFailure only when the live Jenkins cannot even be listed.
 
     ``workers`` threads do the HTTP through the one shared ``target`` (one session, one crumb);
     ``processes`` worker processes do the CPU-bound planning (default: :func:`default_processes`).
+    ``diffs``: whether each result carries the diff of its change (False: ``diff`` is None; the text
+    report shows no diffs, and computing them was a tenth of a change's planning).
     ``on_outcome`` runs in the calling thread as each registry finishes (progress, audit lines).
     """
     if processes is None:
@@ -375,6 +381,7 @@ def reconcile_fleet(
             planner_slots=2 * processes if processes > 0 else workers,
             policy=policy,
             dry_run=dry_run,
+            diffs=diffs,
             on_outcome=on_outcome,
         )
         # The HTTP threads are I/O bound: a short GIL switch interval hands the GIL to a thread whose

@@ -29,6 +29,8 @@ def parse_config(xml: str | bytes) -> ET.Element:
         return ET.fromstring(data)  # noqa: S314 - no DTD, so no entity expansion
     except ET.ParseError as exc:
         raise ConfigXmlError(f"malformed config.xml: {exc}") from exc
+    except LookupError as exc:  # an XML declaration naming an encoding Python does not know
+        raise ConfigXmlError(f"config.xml in an unknown encoding: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from provisioner.errors import JenkinsFailure
 from provisioner.gitsource import Author, ValuesSource
-from provisioner.jenkins.configxml import ConfigXmlError, element_facts, job_facts, parse_config
+from provisioner.jenkins.configxml import ConfigXmlError, JobFacts, element_facts, job_facts, parse_config
 from provisioner.jenkins.target import JobAlreadyExists, JobPath, JobTarget
 from provisioner.jobs.jobxml import body_digest, diff_normalized, normalize_element
 from provisioner.jobs.marker import AppliedMarker, JobKind, job_description, read_marker, without_digest
@@ -44,6 +44,7 @@ class ReconcileRequest:
     repo_dir: Path | None = None  # the git repository, for the staleness check
     jobs: JobOptions = DEFAULT_JOB_OPTIONS  # the policy's timeout and notification credentials
     kind: JobKind = "backup"  # "drill": the registry's restore-drill job (jobs/drill.py builds its request)
+    want_diff: bool = True  # the plan carries the diff (reconcile-all's text report shows none)
 
     @property
     def commit(self) -> str | None:
@@ -92,6 +93,7 @@ class Plan:
     diff: str | None
     changes: dict[str, list[object]]
     warnings: tuple[str, ...]
+    desired_facts: JobFacts | None = None  # what the read-back must show (None: from desired_xml)
 
 
 def _changes(old: BackupSettings | None, new: BackupSettings) -> dict[str, list[object]]:
@@ -159,27 +161,50 @@ def _applied_inputs(marker: AppliedMarker, desired: _RenderInputs) -> _RenderInp
     return _RenderInputs(marker.settings, registry, job, source, marker.jobs, desired.template, desired.kind)
 
 
-def _as_applied(live: ET.Element, description: str, marker: AppliedMarker, inputs: _RenderInputs) -> bool:
+class _Live:
+    """The live job, parsed, and what is computed of it at most once however many questions ask."""
+
+    def __init__(self, root: ET.Element) -> None:
+        self.root = root
+        self.description = root.findtext("description") or ""
+        self._digest: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """:func:`~provisioner.jobs.jobxml.body_digest` of the live job (one normalization)."""
+        if self._digest is None:
+            self._digest = body_digest(self.root, without_digest(self.description))
+        return self._digest
+
+    def is_rendering(self, desired: RenderedJob) -> bool:
+        """Whether the live job means what ``desired`` does (normalized forms equal), told by its
+        description and its body digest: equal descriptions, and the rest of both normalizes to the same
+        text exactly when the digests (over that text and the description) are equal."""
+        wanted = desired.root.findtext("description") or ""
+        return self.description == wanted and self.digest == desired.digest
+
+
+def _as_applied(live: _Live, marker: AppliedMarker, inputs: _RenderInputs) -> bool:
     """Whether the live job is still the one ``inputs`` render to, judged without rendering: its
     description is the one they give, and the rest still has the digest recorded when it was applied
     (together they see any edit made in Jenkins; a job without a digest is judged by rendering)."""
     if marker.digest is None:
         return False
-    if description != inputs.description(marker.digest):
+    if live.description != inputs.description(marker.digest):
         return False
-    return body_digest(live, without_digest(description)) == marker.digest
+    return live.digest == marker.digest
 
 
-def _drift(live: ET.Element, live_norm: str, marker: AppliedMarker, desired: _RenderInputs) -> bool:
+def _drift(live: _Live, marker: AppliedMarker, desired: _RenderInputs) -> bool:
     """Whether the live job differs from what the provisioner last applied to it."""
     if not marker.valid:
         return True
     inputs = _applied_inputs(marker, desired)
     if inputs is None:
         return False  # applied by other templates: not judged
-    if _as_applied(live, element_facts(live).description, marker, inputs):
+    if _as_applied(live, marker, inputs):
         return False
-    return normalize_element(inputs.render().root) != live_norm
+    return not live.is_rendering(inputs.render())
 
 
 def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: Ancestry | None) -> Plan:
@@ -191,21 +216,16 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
     )
     if live_xml is None:
         desired = wanted.render()
-        return Plan(
-            "created",
-            desired.xml,
-            False,
-            False,
-            diff_normalized("", normalize_element(desired.root), old_label="(no job)"),
-            _changes(None, request.settings),
-            (),
-        )
+        diff = None
+        if request.want_diff:
+            diff = diff_normalized("", normalize_element(desired.root), old_label="(no job)")
+        facts = element_facts(desired.root)
+        return Plan("created", desired.xml, False, False, diff, _changes(None, request.settings), (), facts)
     try:
-        live = parse_config(live_xml)
+        live = _Live(parse_config(live_xml))
     except ConfigXmlError as exc:
         raise JenkinsFailure(f"job {name} exists but its config.xml cannot be read: {exc}") from exc
-    description = element_facts(live).description
-    marker = read_marker(description)
+    marker = read_marker(live.description)
     if not marker.managed:
         raise JenkinsFailure(
             f"job {name} exists but is not managed by registry-backup-provisioner (no marker in its "
@@ -223,14 +243,13 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
         )
     # Cheapest first: the live job is what these very inputs render to (so unchanged, no drift, not
     # stale) when its description is the one they give and the rest still has the recorded digest.
-    if marker.valid and _as_applied(live, description, marker, wanted):
+    if marker.valid and _as_applied(live, marker, wanted):
         return Plan("unchanged", None, False, False, None, {}, ())
     desired = wanted.render()
-    desired_norm = normalize_element(desired.root)
-    live_norm = normalize_element(live)
+    same = live.is_rendering(desired)
     # Live equal to desired means the live marker is the desired one, so what it says was applied
     # renders to the live job: no drift, and no second render.
-    drift = _drift(live, live_norm, marker, wanted) if live_norm != desired_norm else not marker.valid
+    drift = _drift(live, marker, wanted) if not same else not marker.valid
     warnings: list[str] = []
     if drift:
         warnings.append(f"drift: job {name} was changed in Jenkins since the provisioner applied it")
@@ -252,17 +271,23 @@ def plan_reconcile(request: ReconcileRequest, live_xml: str | None, ancestry: An
             )
     if stale:
         return Plan("unchanged", desired.xml, drift, True, None, {}, tuple(warnings))
-    if live_norm == desired_norm:
+    if same:
         return Plan("unchanged", desired.xml, drift, False, None, {}, tuple(warnings))
-    diff = diff_normalized(live_norm, desired_norm)
-    return Plan("updated", desired.xml, drift, False, diff, changes, tuple(warnings))
+    diff = None
+    if request.want_diff:
+        diff = diff_normalized(normalize_element(live.root), normalize_element(desired.root))
+    facts = element_facts(desired.root)
+    return Plan("updated", desired.xml, drift, False, diff, changes, tuple(warnings), facts)
 
 
-def verify_read_back(name: str, desired_xml: str, live_xml: str | None) -> None:
-    """Jenkins may silently drop a trigger (or anything it cannot load): check what matters survived."""
+def verify_read_back(name: str, desired_xml: str, live_xml: str | None, want: JobFacts | None = None) -> None:
+    """Jenkins may silently drop a trigger (or anything it cannot load): check what matters survived.
+
+    ``want``: the facts of ``desired_xml`` when the caller has them already (the plan does)."""
     if live_xml is None:
         raise JenkinsFailure(f"job {name} is missing right after it was written")
-    want = job_facts(desired_xml)
+    if want is None:
+        want = job_facts(desired_xml)
     try:
         got = job_facts(live_xml)
     except ConfigXmlError as exc:
@@ -329,7 +354,7 @@ def _write(target: JobTarget, request: ReconcileRequest, plan: Plan) -> None:
         target.create_job(request.job, plan.desired_xml)
     else:
         target.update_job(request.job, plan.desired_xml)
-    verify_read_back(name, plan.desired_xml, target.read_job(request.job))
+    verify_read_back(name, plan.desired_xml, target.read_job(request.job), plan.desired_facts)
     if plan.drift:
         LOG.warning("drift: restored job %s to the committed settings", name)
 

@@ -224,6 +224,7 @@ def _parameters(kind: JobKind, registry: str, settings: BackupSettings) -> list[
 class RenderedJob:
     xml: str  # the config.xml text to send
     root: ET.Element  # the same, parsed (callers normalize it instead of parsing the text again)
+    digest: str  # the body digest recorded in its description (see jobxml.body_digest)
 
 
 def render_job(
@@ -272,7 +273,7 @@ def render_job(
     digest = body_digest(root, without_digest(element.text))
     line = "\n" + DIGEST_PREFIX + digest + "\n"
     element.text = element.text.replace(slot, line, 1)
-    return RenderedJob(text.replace(slot, line, 1), root)
+    return RenderedJob(text.replace(slot, line, 1), root, digest)
 
 
 def render_job_config(

@@ -3,10 +3,14 @@ was applied) see every edit made in Jenkins, and never weaken the ownership chec
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from provisioner.errors import JenkinsFailure
 from provisioner.gitsource import Author, ValuesSource
@@ -144,3 +148,86 @@ def test_a_job_applied_before_the_digest_existed_is_updated_once_without_drift()
     assert result.action == "updated" and not result.drift
     again = plan(applied(V1, "a" * 40))
     assert again.action == "unchanged" and again.desired_xml is None
+
+
+def _plan(live: str, settings: BackupSettings, commit: str, *, want_diff: bool) -> Plan:
+    req = dataclasses.replace(request(settings, commit), want_diff=want_diff)
+    return plan_reconcile(req, live, lambda old, new: old == "a" * 40)
+
+
+@pytest.mark.parametrize("want_diff", [True, False], ids=["with diff", "without diff"])
+@pytest.mark.parametrize(("what", "edit"), EDITS, ids=[what for what, _ in EDITS])
+def test_the_diff_is_optional_and_the_judgement_is_the_same(
+    what: str, edit: Callable[[str], str], want_diff: bool
+) -> None:
+    """reconcile-all's text report shows no diffs, so its plans skip them: every action, drift and
+    warning stays what it is with the diff."""
+    live = applied(V1, "a" * 40)
+    for text, wanted, commit in [
+        (live, V2, "b" * 40),
+        (edit(live), V1, "a" * 40),
+        (edit(live), V2, "b" * 40),
+    ]:
+        result = _plan(text, wanted, commit, want_diff=want_diff)
+        assert result.action == "updated" and result.drift == (text != live), what
+        assert (result.diff is not None) == want_diff
+        if want_diff:
+            assert result.diff and "+++ rendered" in result.diff
+        assert result.desired_facts == job_facts(result.desired_xml or "")
+    created = _plan_created(want_diff)
+    assert created.action == "created" and (created.diff is not None) == want_diff
+
+
+def _plan_created(want_diff: bool) -> Plan:
+    req = dataclasses.replace(request(V1, "a" * 40), want_diff=want_diff)
+    return plan_reconcile(req, None, None)
+
+
+def _outside_description(live: str) -> list[int]:
+    """Positions of letters and digits outside the description's text (the marker stays intact)."""
+    start = live.index("<description>") + len("<description>")
+    end = live.index("</description>")
+    return [i for i, ch in enumerate(live) if ch.isascii() and ch.isalnum() and not start <= i < end]
+
+
+_LIVE = applied(V1, "a" * 40)
+_POSITIONS = _outside_description(_LIVE)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(
+    position=st.sampled_from(_POSITIONS),
+    replacement=st.sampled_from("0123456789abcdefxyzABCXYZ"),
+    change=st.booleans(),
+)
+def test_digests_judge_as_the_normalized_forms_do(position: int, replacement: str, change: bool) -> None:
+    """Whether the live job is the desired one, and whether it drifted, are told by its description and
+    body digest instead of normalizing both jobs: for any one-character edit made in Jenkins outside the
+    description, the answers are the ones the normalized forms give."""
+    edited = _LIVE[:position] + replacement + _LIVE[position + 1 :]
+    try:
+        normalize_config(edited)
+    except ValueError:
+        assume(False)  # a tag name edited: Jenkins would not have saved it
+    settings_, commit = (V2, "b" * 40) if change else (V1, "a" * 40)
+    desired = render_job_config(
+        settings_, registry="reg-a", job_full_name=JOB, source=request(settings_, commit).source
+    )
+    applied_v1 = render_job_config(
+        V1, registry="reg-a", job_full_name=JOB, source=request(V1, "a" * 40).source
+    )
+    result = _plan(edited, settings_, commit, want_diff=False)
+    same = normalize_config(edited) == normalize_config(desired)
+    assert result.action == ("unchanged" if same else "updated")
+    assert result.drift == (normalize_config(edited) != normalize_config(applied_v1))
+
+
+def test_a_live_job_in_an_unknown_encoding_is_refused_not_a_crash() -> None:
+    """Found by the test above: an XML declaration naming an encoding Python does not know raised
+    LookupError from the parser (an "unexpected error", exit 70) instead of a refusal naming the job."""
+    live = applied(V1, "a" * 40)
+    declared = re.sub(r"encoding=(['\"])[^'\"]+\1", "encoding='x-unknown-0'", live, count=1)
+    assert declared != live
+    for settings_, commit in [(V1, "a" * 40), (V2, "b" * 40)]:
+        with pytest.raises(JenkinsFailure, match=f"job {JOB} exists but .* unknown encoding"):
+            plan(declared, settings_, commit)
