@@ -76,7 +76,9 @@ class StringParameter:
 
 _CHECKOUT_TEMPLATES = Path(__file__).resolve().parents[2] / "job-templates"
 _INSTALLED_TEMPLATES = ("share", "registry-backup-provisioner", "job-templates")
-_FOUND_TEMPLATES: set[str] = set()
+# Where the templates were found, by what decides it ($PROVISIONER_JOB_TEMPLATES, the checkout, the
+# install prefix): looked up once per process, as a fleet renders thousands of jobs.
+_FOUND_TEMPLATES: dict[tuple[str | None, Path, str], Path] = {}
 
 
 def _default_templates() -> Path:
@@ -89,10 +91,12 @@ def _default_templates() -> Path:
 def templates_dir() -> Path:
     """$PROVISIONER_JOB_TEMPLATES, else ``job-templates/`` of the checkout, else the installed copy in
     ``<prefix>/share/registry-backup-provisioner/job-templates`` (a wheel install)."""
-    override = os.environ.get(TEMPLATES_ENV)
+    override = os.environ.get(TEMPLATES_ENV) or None
+    key = (override, _CHECKOUT_TEMPLATES, sys.prefix)
+    found = _FOUND_TEMPLATES.get(key)
+    if found is not None:
+        return found
     candidate = Path(override) if override else _default_templates()
-    if str(candidate) in _FOUND_TEMPLATES:  # checked once per directory and process: a fleet renders 1000s
-        return candidate
     # The drill's template is not required here: a templates directory made before drills existed
     # serves the backup jobs as before (rendering a drill job names it when it is missing).
     missing = [name for name in KIND_TEMPLATES["backup"] if not (candidate / name).is_file()]
@@ -102,12 +106,11 @@ def templates_dir() -> Path:
             f"provisioner (pip install registry-backup-provisioner, or pip install -e . from a checkout) "
             f"or set {TEMPLATES_ENV} to a job-templates directory"
         )
-    _FOUND_TEMPLATES.add(str(candidate))
+    _FOUND_TEMPLATES[key] = candidate
     return candidate
 
 
-@functools.lru_cache(maxsize=4)
-def _environment(directory: str) -> jinja2.Environment:
+def _new_environment(directory: str, *, auto_reload: bool) -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
@@ -117,6 +120,37 @@ def _environment(directory: str) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=False,
         lstrip_blocks=False,
+        auto_reload=auto_reload,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _environment(directory: str) -> jinja2.Environment:
+    return _new_environment(directory, auto_reload=True)
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key of _script_text
+class _Compiled:
+    job: jinja2.Template
+    script: jinja2.Template
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(directory: str, kind: JobKind, version: str) -> _Compiled:
+    """The templates of ``kind`` compiled once per version: :func:`template_version` digests their
+    sources, so an edited template is another version and is compiled anew (no stat per render)."""
+    env = _new_environment(directory, auto_reload=False)
+    script = DRILL_SCRIPT_TEMPLATE if kind == "drill" else SCRIPT_TEMPLATE
+    return _Compiled(env.get_template(JOB_TEMPLATE), env.get_template(script))
+
+
+@functools.lru_cache(maxsize=64)
+def _script_text(compiled: _Compiled, jobs: JobOptions) -> str:
+    """The pipeline script: the same for every job rendered with these options (rendered once)."""
+    return compiled.script.render(
+        timeout_minutes=int(jobs.timeout_minutes),
+        notify_credential_id=jobs.notify_credential_id,
+        ping_credential_id=jobs.ping_credential_id,
     )
 
 
@@ -185,20 +219,12 @@ def spec_text(settings: BackupSettings) -> str:
 
 def render_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
     """The pipeline script (Groovy): the timeout, and the notify and ping steps the policy asks for."""
-    return (
-        environment()
-        .get_template(SCRIPT_TEMPLATE)
-        .render(
-            timeout_minutes=int(jobs.timeout_minutes),
-            notify_credential_id=jobs.notify_credential_id,
-            ping_credential_id=jobs.ping_credential_id,
-        )
-    )
+    return _script_text(_compiled(str(templates_dir()), "backup", template_version("backup")), jobs)
 
 
 def render_drill_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
     """The drill job's pipeline script (Groovy): ``backup-registry drill --latest`` within the timeout."""
-    return environment().get_template(DRILL_SCRIPT_TEMPLATE).render(timeout_minutes=int(jobs.timeout_minutes))
+    return _script_text(_compiled(str(templates_dir()), "drill", template_version("drill")), jobs)
 
 
 def _parameters(kind: JobKind, registry: str, settings: BackupSettings) -> list[StringParameter]:
@@ -243,27 +269,25 @@ def render_job(
     or the drill job (``settings`` then carry the drill's schedule and whether it is enabled)."""
     from provisioner.jobs.jobxml import body_digest
 
+    version = template or template_version(kind)
     description = job_description(
         settings,
         registry=registry,
         job_full_name=job_full_name,
         source=source,
-        template=template or template_version(kind),
+        template=version,
         jobs=jobs,
         digest=DIGEST_SLOT,
         kind=kind,
     )
-    text = (
-        environment()
-        .get_template(JOB_TEMPLATE)
-        .render(
-            description=_xml_safe(description),
-            discarder=BuildDiscarder(),
-            parameters=_parameters(kind, registry, settings),
-            spec=spec_text(settings),
-            script=render_drill_script(jobs) if kind == "drill" else render_script(jobs),
-            disabled="false" if settings.enabled else "true",
-        )
+    compiled = _compiled(str(templates_dir()), kind, version)
+    text = compiled.job.render(
+        description=_xml_safe(description),
+        discarder=BuildDiscarder(),
+        parameters=_parameters(kind, registry, settings),
+        spec=spec_text(settings),
+        script=_script_text(compiled, jobs),
+        disabled="false" if settings.enabled else "true",
     )
     root = _check_xml(text, JOB_TEMPLATE)
     element = root.find("description")

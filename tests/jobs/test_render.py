@@ -114,3 +114,24 @@ def test_render_cli_matches_library(run_cli, tmp_path: Path) -> None:  # type: i
     bad.write_text("global:\n  registryBackup:\n    expiresInDays: 7.0\n")
     invalid = run_cli("render", "--values", str(bad), "--registry", "reg-a")
     assert invalid.code == 1 and invalid.out == "" and "expiresInDays" in invalid.err
+
+
+def test_an_edited_template_is_rendered_anew(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Templates are compiled once per version (no stat per render): an edit made while the process
+    runs is still what the next job is rendered from, and its version is another one."""
+    import shutil
+
+    from provisioner.jobs.render import render_job_config, render_script, template_version
+
+    copy = tmp_path / "job-templates"
+    shutil.copytree(templates_dir(), copy)
+    monkeypatch.setenv("PROVISIONER_JOB_TEMPLATES", str(copy))
+    wanted = BackupSettings(True, "30 19 * * *", 7, "Europe/Kiev")
+    before = render_job_config(wanted, registry="r", job_full_name="j", source=None)
+    version = template_version()
+    assert "backup-registry run" in before and "backup-registry run" in render_script()
+    script = copy / "pipeline-script.groovy.j2"
+    script.write_text(script.read_text().replace("backup-registry run", "backup-registry run --verbose"))
+    after = render_job_config(wanted, registry="r", job_full_name="j", source=None)
+    assert "backup-registry run --verbose" in after and "backup-registry run --verbose" in render_script()
+    assert template_version() != version
