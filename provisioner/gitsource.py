@@ -114,6 +114,19 @@ def last_change(commit: Any, path: str) -> Any:
         current = same
 
 
+def _commit(repo: Any, rev: str) -> Any:
+    """The commit ``rev`` names: a full object id (what job records hold) is looked up directly,
+    anything else is parsed as a revision. KeyError when the repository has no such object."""
+    import pygit2
+
+    if len(rev) == 40 and all(ch in "0123456789abcdef" for ch in rev):
+        found = repo.get(rev)
+        if found is None:
+            raise KeyError(rev)
+        return found.peel(pygit2.Commit)
+    return repo.revparse_single(rev).peel(pygit2.Commit)
+
+
 class GitRepository:
     """One opened repository: the values file and the ancestry question answered with one open
     (opening costs about as much as reading the blob: a fleet plans thousands of registries)."""
@@ -158,8 +171,7 @@ class GitRepository:
 
         repo = self._repo
         try:
-            old_commit = repo.revparse_single(older).peel(pygit2.Commit)
-            new_commit = repo.revparse_single(newer).peel(pygit2.Commit)
+            old_commit, new_commit = _commit(repo, older), _commit(repo, newer)
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             return None
         if old_commit.id == new_commit.id:

@@ -10,6 +10,7 @@ not hold, is "managed but not valid" (drift).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -41,6 +42,7 @@ _FIRST_LINE = {
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a plan fingerprints the old and the new settings twice each
 def fingerprint(settings: BackupSettings) -> str:
     """``sha256:<hex>`` of the settings' canonical JSON: what the job was applied from."""
     canonical = json.dumps(settings.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -188,7 +188,7 @@ def _as_applied(live: _Live, marker: AppliedMarker, inputs: _RenderInputs) -> bo
     """Whether the live job is still the one ``inputs`` render to, judged without rendering: its
     description is the one they give, and the rest still has the digest recorded when it was applied
     (together they see any edit made in Jenkins; a job without a digest is judged by rendering)."""
-    if marker.digest is None:
+    if marker.digest is None or marker.settings != inputs.settings:  # the description tells them apart
         return False
     if live.description != inputs.description(marker.digest):
         return False
