@@ -3,14 +3,16 @@
     python bench/bench_fleet.py           # N = 100 and 1000, flat and folder layouts -> bench/RESULTS.md
     python bench/bench_fleet.py --smoke   # CI: N = 100, correctness only, no timing claims
 
-Both tools run as child processes (wall time and largest-process RSS from os.wait4, peak RSS of the
-process tree sampled from /proc) against one emulator process (python -m tests.jenkins_emulator, API
-token, CSRF on), reset before every run; its counters give each run's HTTP requests and /proc its CPU
-time. Per N and layout: cold (empty Jenkins), no-op (nothing changed; JJB with a cold and a warm
-cache), change (the schedule of every registry changed by a new commit; JJB with the regenerated
-jobs file and its warm cache), and the floor: the emulator alone, fed the same request mix by a
-minimal keep-alive http.client loop. Both tools' jobs are compared on a sample (job_facts and the
-normalized config.xml). --repeat R runs everything R times on fresh set-ups and reports medians.
+reconcile-all runs as the README shows it (the text report). Both tools run as child processes
+(wall time and largest-process RSS from os.wait4, peak RSS of the process tree sampled from /proc)
+against one emulator process (python -m tests.jenkins_emulator, API token, CSRF on), reset before
+every run; its counters give each run's HTTP requests and /proc its CPU time. Per N and layout: cold
+(empty Jenkins), no-op (nothing changed; JJB with a cold and a warm cache), change (the schedule of
+every registry changed by a new commit; JJB with the regenerated jobs file and its warm cache;
+reconcile-all once more with --format json, whose report carries each change's diff), and the floor:
+the emulator alone, fed the same request mix by a minimal keep-alive http.client loop. Both tools'
+jobs are compared on a sample (job_facts and the normalized config.xml). --repeat R runs everything
+R times on fresh set-ups and reports medians.
 """
 
 from __future__ import annotations
@@ -77,9 +79,14 @@ class Bench:
         self.floor_connections = 1 if not emulator.latency_ms else 16
 
     # ------------------------------------------------------------------------------------ runs
-    def ours(self, scenario: str, workers: int, fleet: Path | None = None, keep: bool = True) -> Run:
+    def ours(
+        self, scenario: str, workers: int, fleet: Path | None = None, keep: bool = True, json: bool = False
+    ) -> Run:
+        """reconcile-all as the README shows it (the text report), or with ``json`` its JSON report,
+        which also carries the diff of every change (computed only for that report)."""
         argv = [str(BIN / "provisioner"), "reconcile-all", "--fleet", str(fleet or self.fleet)]
-        argv += ["--jenkins-url", self.emulator.url, "--workers", str(workers), "--format", "json"]
+        argv += ["--jenkins-url", self.emulator.url, "--workers", str(workers)]
+        argv += ["--format", "json"] if json else []
         run = self._measure("reconcile-all", scenario, workers, argv, self.env)
         if keep:
             self.runs.append(run)
@@ -233,6 +240,10 @@ class Bench:
         self.ours("setup v1", ours_w, self.fleet_v1, keep=False)
         self.checks["reconcile-all change POSTs"] = self.ours("change", ours_w).posts
         self.schedules_applied("reconcile-all change: sampled jobs carry the new schedule")
+        emulator.reset(jobs=True)
+        self.ours("setup v1", ours_w, self.fleet_v1, keep=False)
+        json_change = self.ours(fr.JSON_CHANGE, ours_w, json=True)
+        self.checks["reconcile-all change, JSON report POSTs"] = json_change.posts
         floor = FloorClient(emulator, render_folder_config("folder").encode(), self.floor_connections)
         jobs = [FloorJob(r.full_name, fs.rendered_config(r).encode()) for r in self.registries]
         self.runs += [floor.cold(jobs), floor.noop(jobs), floor.change(jobs), floor.change_written(jobs)]
