@@ -107,11 +107,14 @@ def last_change(commit: Any, path: str) -> Any:
     """
     blob_id = _entry_id(commit, path)
     current = commit
-    while True:
-        same = next((p for p in current.parents if _entry_id(p, path) == blob_id), None)
-        if same is None:
+    while True:  # one step per commit since the change: a parent with the very same tree needs no lookup
+        tree_id = current.tree_id
+        for parent in current.parents:
+            if parent.tree_id == tree_id or _entry_id(parent, path) == blob_id:
+                current = parent
+                break
+        else:
             return current
-        current = same
 
 
 def _commit(repo: Any, rev: str) -> Any:
