@@ -15,8 +15,15 @@ What Jenkins (or whatever answers in its place: a proxy, a login page) returns i
   one deadline; a POST answered with a same-Jenkins 3xx is done (Jenkins's own "go to the job page"
   after disable or doDelete) and is not followed.
 
-urllib3 is used directly (keep-alive, one connection per thread, TLS verification always on, no
-retries of its own): the requests + python-jenkins stack cost about 0.3 ms of CPU per request more.
+urllib3's pool makes and keeps the connections (keep-alive, one connection per thread, TLS
+verification always on, a connection the server closed is dropped before reuse, no retries of its
+own): the requests + python-jenkins stack cost about 0.3 ms of CPU per request more. Without a proxy
+each request is http.client's own on a connection taken from that pool (``_get_conn``/``_put_conn``):
+urllib3's request and response layer on top cost as much CPU again as http.client itself (measured
+with bench/profile_http.py: 0.24 -> 0.13 ms per GET). An identity body is read by http.client (no
+more than its Content-Length, or counted chunk by chunk when chunked or delimited by the connection's
+end); an encoded body is handed to urllib3's response to decode as it streams. Through a proxy,
+urllib3 sends the request itself (absolute URLs, the CONNECT tunnel, proxy headers).
 """
 
 from __future__ import annotations
@@ -218,7 +225,9 @@ class Transport:
         # the origin's connection pool is taken once: the manager would parse the URL and look the
         # pool up again on every request (measured: 0.29 -> 0.21 ms of CPU per GET).
         self._direct: Any = None if proxy else self.pool.connection_from_url(base_url)
+        self._base_path = urlsplit(base_url).path or "/"
         self._timeout_class: Any = urllib3.Timeout
+        self._network_errors = (urllib3.exceptions.HTTPError, *_NETWORK_ERRORS)
 
     def request(
         self,
@@ -234,51 +243,74 @@ class Transport:
         Raises :class:`~provisioner.jenkins.retry.Transient` when the deadline passes, JenkinsFailure
         for an answer too large or a redirect off this Jenkins, urllib3 errors for the network.
         """
-        import urllib3
-
         url = self.base_url + path
+        target = self._base_path + path  # the request target of the first hop (same origin)
+        what = f"{method} {path}"
         with self._watchdog.deadline(self._timeout) as end:
             try:
                 for _hop in range(MAX_REDIRECTS + 1):
-                    response = self._open(method, url, body, headers, end)
-                    if response.status not in REDIRECT_STATUSES:
-                        return self._answer(response, cap, f"{method} {path}")
-                    target = self._redirect_target(response, url, f"{method} {path}")
+                    reply = self._open(method, url, target, body, headers or {}, end)
+                    if reply.status not in REDIRECT_STATUSES:
+                        return self._answer(reply, cap, what)
+                    url = self._redirect_target(reply, url, what)
                     if method != "GET":
-                        return Answer(response.status, response.headers, b"")  # done; not followed
-                    url = target
-            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError):
+                        return Answer(reply.status, reply.headers, b"")  # done; not followed
+                    parts = urlsplit(url)  # same origin as base_url: checked by _redirect_target
+                    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            except self._network_errors as exc:
                 # The watchdog cut the connection (or the last read timed out with the deadline).
                 if time.monotonic() >= end:
                     raise Transient(f"no complete answer within {self._timeout:g} s") from None
-                raise
-        raise JenkinsFailure(
-            f"{method} {path}: Jenkins at {self._label} redirected more than {MAX_REDIRECTS} times"
-        )
+                translated = _translated(exc)
+                if translated is exc:
+                    raise
+                raise translated from exc
+        raise JenkinsFailure(f"{what}: Jenkins at {self._label} redirected more than {MAX_REDIRECTS} times")
 
     def _open(
-        self, method: str, url: str, body: bytes | None, headers: Mapping[str, str] | None, end: float
-    ) -> Any:
+        self,
+        method: str,
+        url: str,
+        target: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        end: float,
+    ) -> _Reply:
         remaining = end - time.monotonic()
         if remaining <= 0:
             raise Transient(f"no complete answer within {self._timeout:g} s")
-        options: dict[str, Any] = {
-            "body": body,
-            "headers": dict(headers or {}),
-            "redirect": False,
-            "retries": False,
-            "preload_content": False,
-            "timeout": self._timeout_class(connect=remaining, read=remaining),
-        }
-        if self._direct is None:
-            return self.pool.request(method, url, **options)
-        parts = urlsplit(url)  # same origin as base_url: checked for every redirect target
-        uri = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return self._direct.urlopen(method, uri, **options)
+        if self._direct is None:  # through a proxy: urllib3's own request (CONNECT tunnel, proxy headers)
+            response = self.pool.request(
+                method,
+                url,
+                body=body,
+                headers=dict(headers),
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                timeout=self._timeout_class(connect=remaining, read=remaining),
+            )
+            return _Pooled(response)
+        # Direct: http.client's request and response on a connection of the origin's urllib3 pool
+        # (which connects, verifies TLS and drops a connection the server closed). urllib3's
+        # request/response layer on top costs about as much CPU as http.client itself.
+        pool = self._direct
+        conn = pool._get_conn()
+        self._watchdog.attach(conn)
+        try:
+            conn.timeout = remaining  # for connect
+            if conn.sock is not None:
+                conn.sock.settimeout(remaining)
+            http.client.HTTPConnection.request(conn, method, target, body, headers)
+            return _Raw(pool, conn, http.client.HTTPConnection.getresponse(conn), method)
+        except BaseException:
+            conn.close()
+            pool._put_conn(conn)
+            raise
 
-    def _redirect_target(self, response: Any, url: str, what: str) -> str:
-        location = str(response.headers.get("Location") or "")
-        _finish(response, 0)  # a redirect's body is not read: the connection is dropped instead
+    def _redirect_target(self, reply: _Reply, url: str, what: str) -> str:
+        location = reply.header("Location")
+        reply.finish(0)  # a redirect's body is not read: the connection is dropped instead
         target = urljoin(url, location)
         try:
             where: tuple[str, str, int] | None = origin(target)
@@ -287,47 +319,180 @@ class Transport:
         if not location or where != self._origin:
             elsewhere = f"{where[0]}://{where[1]}:{where[2]}" if where else "an invalid URL"
             raise JenkinsFailure(
-                f"{what}: Jenkins at {self._label} answered with a redirect (HTTP {response.status}) to "
+                f"{what}: Jenkins at {self._label} answered with a redirect (HTTP {reply.status}) to "
                 f"{elsewhere}, not to the configured Jenkins; redirects off it are never followed "
                 "(is the URL right, or is a proxy or login page in front of Jenkins?)"
             )
         return target
 
-    def _answer(self, response: Any, cap: int, what: str) -> Answer:
-        cookies = tuple(response.headers.getlist("Set-Cookie"))
-        if response.status >= 400:  # an error page: read a little for keep-alive, never more
-            _finish(response, MAX_ERROR_BODY)
-            return Answer(response.status, response.headers, b"", cookies, response.reason or "")
+    def _answer(self, reply: _Reply, cap: int, what: str) -> Answer:
+        cookies = reply.cookies()
+        if reply.status >= 400:  # an error page: read a little for keep-alive, never more
+            reply.finish(MAX_ERROR_BODY)
+            return Answer(reply.status, reply.headers, b"", cookies, reply.reason or "")
         try:
-            body = read_capped(response, cap)
+            body = reply.read(cap)
         except _TooLarge:
-            _finish(response, 0)
+            reply.drop()
             raise JenkinsFailure(
                 f"{what}: the answer of Jenkins at {self._label} is larger than {cap // MiB or cap} "
                 f"{'MiB' if cap >= MiB else 'bytes'} (after decompression); not reading on"
             ) from None
         except BaseException:
-            _finish(response, 0)
+            reply.drop()
             raise
-        response.release_conn()
-        return Answer(response.status, response.headers, body, cookies)
+        reply.release()
+        return Answer(reply.status, reply.headers, body, cookies)
 
 
 class _TooLarge(Exception):
     pass
 
 
-def read_capped(response: Any, cap: int) -> bytes:
-    """The whole decoded body, or _TooLarge as soon as it passes ``cap`` bytes (checked chunk by chunk)."""
-    declared = response.headers.get("Content-Length", "")
-    framed = declared.isdigit() and "Transfer-Encoding" not in response.headers
-    if framed and not response.headers.get("Content-Encoding"):
-        if int(declared) > cap:
-            raise _TooLarge
-        # Not encoded, not chunked (which overrides the length): http.client reads no more than the
-        # declared length, so one read is bounded.
-        data: bytes = response.read()
-        return data
+_NETWORK_ERRORS = (http.client.HTTPException, OSError, ValueError)  # and urllib3's: Transport
+
+
+def _translated(exc: Exception) -> Exception:
+    """An error of the direct path (http.client, ssl, socket) as the urllib3 error urllib3 raises for
+    it (what :func:`~provisioner.jenkins.retry.classify` maps); any other error unchanged."""
+    import ssl
+
+    import urllib3
+
+    if not isinstance(exc, http.client.HTTPException | OSError):  # urllib3's own, or ValueError
+        return exc
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return urllib3.exceptions.SSLError(exc)
+    return urllib3.exceptions.ProtocolError("Connection aborted.", exc)
+
+
+class _Reply:
+    """An answer whose body is not read yet (the status and headers are)."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+
+    def header(self, name: str) -> str:
+        return str(self.headers.get(name) or "")
+
+    def cookies(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def read(self, cap: int) -> bytes:
+        """The whole decoded body, or _TooLarge as soon as it passes ``cap`` bytes."""
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Give the connection back for the next request (the body has been read to its end)."""
+        raise NotImplementedError
+
+    def drop(self) -> None:
+        """Close the connection (unread data or a broken stream) and give it back."""
+        raise NotImplementedError
+
+    def finish(self, limit: int) -> None:
+        """Read what is left of the body if it is at most ``limit`` bytes (the connection is then
+        reused), else drop the connection."""
+        try:
+            self.read(limit)
+        except Exception:
+            self.drop()
+            return
+        self.release()
+
+
+class _Raw(_Reply):
+    """http.client's response on a connection of the origin's pool (the direct path)."""
+
+    def __init__(self, pool: Any, conn: Any, response: http.client.HTTPResponse, method: str) -> None:
+        self._pool = pool
+        self._conn = conn
+        self._response = response
+        self._method = method
+        self.status = response.status
+        self.reason = response.reason
+        self.headers = response.msg  # type: ignore[assignment]  # case-insensitive, like a Mapping
+
+    def cookies(self) -> tuple[str, ...]:
+        return tuple(self._response.msg.get_all("Set-Cookie") or ())
+
+    def read(self, cap: int) -> bytes:
+        response = self._response
+        if response.getheader("Content-Encoding"):  # urllib3 decodes (gzip, deflate, zstd) as it streams
+            return _stream_capped(self._decoding(), cap)
+        if response.length is not None:  # a Content-Length and not chunked: http.client reads no more
+            if response.length > cap:
+                raise _TooLarge
+            return response.read()  # one read
+        chunks: list[bytes] = []  # chunked, or up to the end of the connection: counted as it comes
+        size = 0
+        while chunk := response.read(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _decoding(self) -> Any:
+        from urllib3.response import HTTPResponse
+
+        response = self._response
+        return HTTPResponse(
+            body=response,
+            headers=response.msg.items(),  # type: ignore[arg-type]
+            status=response.status,
+            version=response.version,
+            reason=response.reason,
+            preload_content=False,
+            decode_content=True,
+            original_response=response,
+            request_method=self._method,
+        )
+
+    def release(self) -> None:
+        self._pool._put_conn(self._conn)
+
+    def drop(self) -> None:
+        self._response.close()
+        self._conn.close()
+        self._pool._put_conn(self._conn)
+
+
+class _Pooled(_Reply):
+    """urllib3's response (the path through a proxy)."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        self.status = response.status
+        self.reason = response.reason or ""
+        self.headers = response.headers
+
+    def cookies(self) -> tuple[str, ...]:
+        return tuple(self._response.headers.getlist("Set-Cookie"))
+
+    def read(self, cap: int) -> bytes:
+        declared = self.header("Content-Length")
+        framed = declared.isdigit() and "Transfer-Encoding" not in self.headers
+        if framed and not self.header("Content-Encoding"):
+            if int(declared) > cap:
+                raise _TooLarge
+            # Not encoded, not chunked (which overrides the length): http.client reads no more than
+            # the declared length, so one read is bounded.
+            data: bytes = self._response.read()
+            return data
+        return _stream_capped(self._response, cap)
+
+    def release(self) -> None:
+        self._response.release_conn()
+
+    def drop(self) -> None:
+        self._response.close()
+        self._response.release_conn()
+
+
+def _stream_capped(response: Any, cap: int) -> bytes:
+    """urllib3's decoded stream, counted chunk by chunk: _TooLarge as soon as it passes ``cap``."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.stream(_CHUNK, decode_content=True):
@@ -336,13 +501,3 @@ def read_capped(response: Any, cap: int) -> bytes:
             raise _TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _finish(response: Any, limit: int) -> None:
-    """Read what is left of the body if it is at most ``limit`` bytes (the connection is then reused),
-    else drop the connection; either way give it back to the pool."""
-    try:
-        read_capped(response, limit)
-    except Exception:
-        response.close()  # unread data (or a broken stream): this connection must not be reused
-    response.release_conn()
