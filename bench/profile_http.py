@@ -6,7 +6,7 @@ keep-alive connection (no bounds, no retries) is the reference floor.
 
     python bench/profile_http.py [--count 2000] [--profile get|post]
 
-Prints CPU microseconds per request (median of 5 rounds); ``--profile`` prints a cProfile of that loop.
+Prints CPU microseconds per request (the least of 9 rounds); ``--profile`` prints a cProfile of that loop.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import base64
 import cProfile
 import http.client
 import pstats
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -40,8 +39,9 @@ CONFIG = (
 )
 
 
-def per_call(call: Callable[[], object], count: int, rounds: int = 5) -> float:
-    """Median over ``rounds`` of CPU microseconds per call."""
+def per_call(call: Callable[[], object], count: int, rounds: int = 9) -> float:
+    """CPU microseconds per call: the least of ``rounds`` (on a shared machine, the other rounds
+    measure the neighbours too: caches, frequency), as timeit does."""
     call()  # warm: connection, crumb
     spent = []
     for _ in range(rounds):
@@ -49,7 +49,7 @@ def per_call(call: Callable[[], object], count: int, rounds: int = 5) -> float:
         for _ in range(count):
             call()
         spent.append((time.thread_time() - start) / count * 1e6)
-    return statistics.median(spent)
+    return min(spent)
 
 
 def bare_get(url: str, path: str) -> Callable[[], object]:

@@ -36,6 +36,7 @@ from provisioner.jenkins.target import (
 from provisioner.jenkins.transport import Answer, MiB, Transport
 
 XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+USER_AGENT = "registry-backup-provisioner"
 CRUMB_PATH = "crumbIssuer/api/json"
 # Caps on what one answer may hold, after decompression. config.xml: Jenkins's own limits are far
 # smaller (and parse_config refuses 5 MB). JSON: the one-request job listing of a 10,000-registry
@@ -108,7 +109,12 @@ class HttpTarget:
         self._url = url if url.endswith("/") else url + "/"
         parts = urlsplit(self._url)
         self._label = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
-        self._headers = dict(urllib3.make_headers(basic_auth=f"{username}:{token}")) if username else {}
+        # The headers of every request, built once: GETs send these as they are.
+        self._headers = {"User-Agent": USER_AGENT}
+        if username:
+            self._headers.update(urllib3.make_headers(basic_auth=f"{username}:{token}"))
+        self._xml_headers = {**self._headers, **XML_HEADERS}
+        self._signed: dict[bool, dict[str, str]] = {}  # with a body or not -> POST headers with the crumb
         self._transport = Transport(
             self._url,
             label=self._label,
@@ -131,10 +137,18 @@ class HttpTarget:
                 self._crumb_headers = self._fetch_crumb()
             return self._crumb_headers
 
+    def _signed_headers(self, xml: bool) -> dict[str, str]:
+        """The headers of a POST: the crumb's added (``xml``: and the body's Content-Type)."""
+        headers = self._signed.get(xml)
+        if headers is None:
+            headers = {**(self._xml_headers if xml else self._headers), **self._crumb()}
+            self._signed[xml] = headers  # the same dict whichever thread wins: the crumb is fetched once
+        return headers
+
     def _fetch_crumb(self) -> dict[str, str]:
         what = "fetching the CSRF crumb"
         try:
-            answer = self._call("GET", CRUMB_PATH, cap=MAX_CRUMB_BYTES, crumb=False)
+            answer = self._call("GET", CRUMB_PATH, cap=MAX_CRUMB_BYTES, cookies=True)
         except NotFound:
             return {}  # CSRF protection is off
         except HttpStatusError as err:
@@ -149,17 +163,25 @@ class HttpTarget:
         return headers
 
     def _call(
-        self, method: str, path: str, *, cap: int, body: bytes | None = None, crumb: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        cap: int,
+        body: bytes | None = None,
+        crumb: bool = False,
+        cookies: bool = False,
     ) -> Answer:
         """One request with retries; NotFound / HttpStatusError for 4xx, JenkinsFailure otherwise."""
 
         def call() -> Answer:
-            headers = dict(self._headers)
-            if body is not None:
-                headers.update(XML_HEADERS)
             if crumb:
-                headers.update(self._crumb())
-            answer = self._transport.request(method, path, cap=cap, body=body, headers=headers)
+                headers = self._signed_headers(body is not None)
+            else:
+                headers = self._headers if body is None else self._xml_headers
+            answer = self._transport.request(
+                method, path, cap=cap, body=body, headers=headers, cookies=cookies
+            )
             if answer.status >= 400:
                 detail = answer.headers.get("X-Error") or answer.reason
                 raise status_error(answer.status, _decode_header(detail))

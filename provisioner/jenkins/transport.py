@@ -7,8 +7,8 @@ What Jenkins (or whatever answers in its place: a proxy, a login page) returns i
   ever held whole: past the request's cap the read stops with a :class:`JenkinsFailure`.
 - **Time.** Every request has a deadline (``RetryPolicy.timeout``) covering connect, TLS, headers and
   body. A per-read timeout alone does not bound a request: a server dripping one byte a second never
-  trips it. So a watchdog thread shuts the socket down when the deadline passes; the socket timeouts
-  are never longer than what remains.
+  trips it. So a watchdog thread (:mod:`.watchdog`) shuts the socket down when the deadline passes;
+  the socket timeouts are never longer than what remains.
 - **Redirects** are never followed automatically. A 3xx to another scheme, host or port is a
   :class:`JenkinsFailure` on any request (a proxy or an attacker sending us, with our credentials,
   elsewhere). A GET redirected on the same Jenkins is followed, at most ``MAX_REDIRECTS`` hops within the
@@ -28,16 +28,11 @@ urllib3 sends the request itself (absolute URLs, the CONNECT tunnel, proxy heade
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import math
 import os
-import socket
-import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,14 +40,13 @@ from urllib.parse import urljoin, urlsplit
 
 from provisioner.errors import JenkinsFailure
 from provisioner.jenkins.retry import Transient
+from provisioner.jenkins.watchdog import Watchdog, watched_pool_classes
 
 MiB = 1024 * 1024
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_ERROR_BODY = 64 * 1024  # an error page is read this far (for keep-alive), else the connection is dropped
 _CHUNK = 64 * 1024
-_WATCHDOG_LINGER = 5.0  # seconds the watchdog thread waits for new requests before it ends
-_ATTACH_POLL = 0.05  # a request past its deadline before its connection was attached: checked this often
 
 
 @dataclass(frozen=True)
@@ -70,107 +64,6 @@ def origin(url: str) -> tuple[str, str, int]:
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
     return scheme, (parts.hostname or "").lower(), port
-
-
-class _Watchdog:
-    """Shuts down the socket of a request whose deadline has passed.
-
-    Each thread has at most one request in flight; its entry holds the deadline and the connection
-    the request is using (attached by the connection itself when it connects or sends). The thread
-    runs only while requests are in flight, and lingers a little for the next one.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._active: dict[int, tuple[float, Any]] = {}  # thread id -> (deadline, connection or None)
-        self._running = False
-        self._wakes_at = math.inf  # when the watchdog thread looks next (monotonic clock)
-
-    @contextmanager
-    def deadline(self, seconds: float) -> Iterator[float]:
-        me = threading.get_ident()
-        end = time.monotonic() + seconds
-        with self._cond:
-            self._active[me] = (end, None)
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="jenkins-deadline", daemon=True).start()
-            elif end < self._wakes_at:  # usually not: requests share one timeout, so later deadlines
-                self._cond.notify()
-        try:
-            yield end
-        finally:
-            with self._cond:
-                del self._active[me]
-
-    def attach(self, connection: Any) -> None:
-        with self._cond:
-            entry = self._active.get(threading.get_ident())
-            if entry is not None:
-                self._active[threading.get_ident()] = (entry[0], connection)
-
-    def _run(self) -> None:
-        idle_since: float | None = None
-        with self._cond:
-            while True:
-                now = time.monotonic()
-                for me, (end, connection) in list(self._active.items()):
-                    if end <= now and connection is not None:
-                        _sever(connection)  # under the lock: the connection is still this request's
-                        self._active[me] = (math.inf, None)
-                if self._active:
-                    idle_since = None
-                elif idle_since is None:
-                    idle_since = now
-                elif now - idle_since >= _WATCHDOG_LINGER:
-                    self._running = False
-                    return
-                nearest = min((end for end, _ in self._active.values() if end > now), default=math.inf)
-                if any(end <= now for end, _ in self._active.values()):  # not yet attached: look again soon
-                    nearest = min(nearest, now + _ATTACH_POLL)
-                self._wakes_at = min(nearest, now + _WATCHDOG_LINGER)
-                self._cond.wait(self._wakes_at - now)
-
-
-def _sever(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is None:
-        return
-    # The plain socket's shutdown, also for a TLS socket: the reading thread gets EOF at once
-    # (ssl.SSLSocket.shutdown would also unwrap the TLS object under that thread's feet).
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def _pool_classes(watchdog: _Watchdog) -> dict[str, type]:
-    """urllib3 pools whose connections tell the watchdog which socket the current request uses."""
-    import urllib3
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-
-    class Watched:
-        """Tells the watchdog which connection (socket) this thread's request is using."""
-
-        def connect(self) -> None:
-            watchdog.attach(self)
-            super().connect()  # type: ignore[misc]
-
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            watchdog.attach(self)
-            super().request(*args, **kwargs)  # type: ignore[misc]
-
-    class WatchedHTTPConnection(Watched, HTTPConnection):
-        pass
-
-    class WatchedHTTPSConnection(Watched, HTTPSConnection):
-        pass
-
-    class HTTPPool(urllib3.HTTPConnectionPool):
-        ConnectionCls = WatchedHTTPConnection
-
-    class HTTPSPool(urllib3.HTTPSConnectionPool):
-        ConnectionCls = WatchedHTTPSConnection
-
-    return {"http": HTTPPool, "https": HTTPSPool}
 
 
 def _proxy_for(url: str) -> str | None:
@@ -201,7 +94,7 @@ class Transport:
         self._label = label
         self._origin = origin(base_url)
         self._timeout = timeout
-        self._watchdog = _Watchdog()
+        self._watchdog = Watchdog()
         options: dict[str, Any] = {
             "num_pools": 2,
             "maxsize": max(pool_size, 1),
@@ -220,7 +113,7 @@ class Transport:
             )
         proxy = _proxy_for(base_url)
         self.pool: Any = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
-        self.pool.pool_classes_by_scheme = _pool_classes(self._watchdog)
+        self.pool.pool_classes_by_scheme = watched_pool_classes(self._watchdog)
         # Every request goes to this one origin (a redirect elsewhere is refused), so without a proxy
         # the origin's connection pool is taken once: the manager would parse the URL and look the
         # pool up again on every request (measured: 0.29 -> 0.21 ms of CPU per GET).
@@ -237,35 +130,52 @@ class Transport:
         cap: int,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        cookies: bool = False,
     ) -> Answer:
-        """One request to ``base_url + path``; the body read up to ``cap`` decoded bytes.
+        """One request to ``base_url + path``; the body read up to ``cap`` decoded bytes, and with
+        ``cookies`` the Set-Cookie headers.
 
         Raises :class:`~provisioner.jenkins.retry.Transient` when the deadline passes, JenkinsFailure
         for an answer too large or a redirect off this Jenkins, urllib3 errors for the network.
         """
+        end = self._watchdog.start(self._timeout)
+        try:
+            return self._exchange(method, path, cap, body, headers or {}, end, cookies)
+        except self._network_errors as exc:
+            # The watchdog cut the connection (or the last read timed out with the deadline).
+            if time.monotonic() >= end:
+                raise Transient(f"no complete answer within {self._timeout:g} s") from None
+            translated = _translated(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        finally:
+            self._watchdog.stop()
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        cap: int,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        end: float,
+        cookies: bool,
+    ) -> Answer:
         url = self.base_url + path
         target = self._base_path + path  # the request target of the first hop (same origin)
-        what = f"{method} {path}"
-        with self._watchdog.deadline(self._timeout) as end:
-            try:
-                for _hop in range(MAX_REDIRECTS + 1):
-                    reply = self._open(method, url, target, body, headers or {}, end)
-                    if reply.status not in REDIRECT_STATUSES:
-                        return self._answer(reply, cap, what)
-                    url = self._redirect_target(reply, url, what)
-                    if method != "GET":
-                        return Answer(reply.status, reply.headers, b"")  # done; not followed
-                    parts = urlsplit(url)  # same origin as base_url: checked by _redirect_target
-                    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            except self._network_errors as exc:
-                # The watchdog cut the connection (or the last read timed out with the deadline).
-                if time.monotonic() >= end:
-                    raise Transient(f"no complete answer within {self._timeout:g} s") from None
-                translated = _translated(exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
-        raise JenkinsFailure(f"{what}: Jenkins at {self._label} redirected more than {MAX_REDIRECTS} times")
+        for _hop in range(MAX_REDIRECTS + 1):
+            reply = self._open(method, url, target, body, headers, end)
+            if reply.status not in REDIRECT_STATUSES:
+                return self._answer(reply, cap, method, path, cookies)
+            url = self._redirect_target(reply, url, f"{method} {path}")
+            if method != "GET":
+                return Answer(reply.status, reply.headers, b"")  # done; not followed
+            parts = urlsplit(url)  # same origin as base_url: checked by _redirect_target
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        raise JenkinsFailure(
+            f"{method} {path}: Jenkins at {self._label} redirected more than {MAX_REDIRECTS} times"
+        )
 
     def _open(
         self,
@@ -325,24 +235,25 @@ class Transport:
             )
         return target
 
-    def _answer(self, reply: _Reply, cap: int, what: str) -> Answer:
-        cookies = reply.cookies()
+    def _answer(self, reply: _Reply, cap: int, method: str, path: str, cookies: bool) -> Answer:
+        set_cookies = reply.cookies() if cookies else ()
         if reply.status >= 400:  # an error page: read a little for keep-alive, never more
             reply.finish(MAX_ERROR_BODY)
-            return Answer(reply.status, reply.headers, b"", cookies, reply.reason or "")
+            return Answer(reply.status, reply.headers, b"", set_cookies, reply.reason or "")
         try:
             body = reply.read(cap)
         except _TooLarge:
             reply.drop()
             raise JenkinsFailure(
-                f"{what}: the answer of Jenkins at {self._label} is larger than {cap // MiB or cap} "
-                f"{'MiB' if cap >= MiB else 'bytes'} (after decompression); not reading on"
+                f"{method} {path}: the answer of Jenkins at {self._label} is larger than "
+                f"{cap // MiB or cap} {'MiB' if cap >= MiB else 'bytes'} (after decompression); "
+                "not reading on"
             ) from None
         except BaseException:
             reply.drop()
             raise
         reply.release()
-        return Answer(reply.status, reply.headers, body, cookies)
+        return Answer(reply.status, reply.headers, body, set_cookies)
 
 
 class _TooLarge(Exception):
