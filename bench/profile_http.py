@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--count", type=int, default=2000, help="requests per round")
     parser.add_argument("--profile", choices=("get", "post"), default=None)
+    parser.add_argument("--sort", default="tottime", help="cProfile order (tottime, cumulative)")
     args = parser.parse_args(argv)
     emulator = Emulator()
     try:
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.count):
                 call()
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(35)
             return 0
         for name, call in calls.items():
             print(f"{name}: {per_call(call, args.count):.0f} us CPU per request")

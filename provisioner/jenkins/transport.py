@@ -19,11 +19,10 @@ urllib3's pool makes and keeps the connections (keep-alive, one connection per t
 verification always on, a connection the server closed is dropped before reuse, no retries of its
 own): the requests + python-jenkins stack cost about 0.3 ms of CPU per request more. Without a proxy
 each request is http.client's own on a connection taken from that pool (``_get_conn``/``_put_conn``):
-urllib3's request and response layer on top cost as much CPU again as http.client itself (measured
-with bench/profile_http.py: 0.24 -> 0.13 ms per GET). An identity body is read by http.client (no
-more than its Content-Length, or counted chunk by chunk when chunked or delimited by the connection's
-end); an encoded body is handed to urllib3's response to decode as it streams. Through a proxy,
-urllib3 sends the request itself (absolute URLs, the CONNECT tunnel, proxy headers).
+urllib3's request and response layer on top cost as much CPU again as http.client itself. Through a
+proxy, urllib3 sends the request itself (absolute URLs, the CONNECT tunnel, proxy headers). Either
+way the answer's head is parsed by :class:`~.replies.LeanResponse` and its body read by
+:mod:`.replies` (bench/profile_http.py: 0.24 -> 0.10 ms of CPU per GET).
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from provisioner.errors import JenkinsFailure
+from provisioner.jenkins.replies import Direct, LeanResponse, Pooled, Reply, TooLarge
 from provisioner.jenkins.retry import Transient
 from provisioner.jenkins.watchdog import Watchdog, watched_pool_classes
 
@@ -46,7 +46,6 @@ MiB = 1024 * 1024
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_ERROR_BODY = 64 * 1024  # an error page is read this far (for keep-alive), else the connection is dropped
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ class Transport:
             )
         proxy = _proxy_for(base_url)
         self.pool: Any = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
-        self.pool.pool_classes_by_scheme = watched_pool_classes(self._watchdog)
+        self.pool.pool_classes_by_scheme = watched_pool_classes(self._watchdog, LeanResponse)
         # Every request goes to this one origin (a redirect elsewhere is refused), so without a proxy
         # the origin's connection pool is taken once: the manager would parse the URL and look the
         # pool up again on every request (measured: 0.29 -> 0.21 ms of CPU per GET).
@@ -185,7 +184,7 @@ class Transport:
         body: bytes | None,
         headers: Mapping[str, str],
         end: float,
-    ) -> _Reply:
+    ) -> Reply:
         remaining = end - time.monotonic()
         if remaining <= 0:
             raise Transient(f"no complete answer within {self._timeout:g} s")
@@ -200,7 +199,7 @@ class Transport:
                 preload_content=False,
                 timeout=self._timeout_class(connect=remaining, read=remaining),
             )
-            return _Pooled(response)
+            return Pooled(response)
         # Direct: http.client's request and response on a connection of the origin's urllib3 pool
         # (which connects, verifies TLS and drops a connection the server closed). urllib3's
         # request/response layer on top costs about as much CPU as http.client itself.
@@ -212,13 +211,13 @@ class Transport:
             if conn.sock is not None:
                 conn.sock.settimeout(remaining)
             http.client.HTTPConnection.request(conn, method, target, body, headers)
-            return _Raw(pool, conn, http.client.HTTPConnection.getresponse(conn), method)
+            return Direct(pool, conn, http.client.HTTPConnection.getresponse(conn), method)
         except BaseException:
             conn.close()
             pool._put_conn(conn)
             raise
 
-    def _redirect_target(self, reply: _Reply, url: str, what: str) -> str:
+    def _redirect_target(self, reply: Reply, url: str, what: str) -> str:
         location = reply.header("Location")
         reply.finish(0)  # a redirect's body is not read: the connection is dropped instead
         target = urljoin(url, location)
@@ -235,14 +234,14 @@ class Transport:
             )
         return target
 
-    def _answer(self, reply: _Reply, cap: int, method: str, path: str, cookies: bool) -> Answer:
+    def _answer(self, reply: Reply, cap: int, method: str, path: str, cookies: bool) -> Answer:
         set_cookies = reply.cookies() if cookies else ()
         if reply.status >= 400:  # an error page: read a little for keep-alive, never more
             reply.finish(MAX_ERROR_BODY)
             return Answer(reply.status, reply.headers, b"", set_cookies, reply.reason or "")
         try:
             body = reply.read(cap)
-        except _TooLarge:
+        except TooLarge:
             reply.drop()
             raise JenkinsFailure(
                 f"{method} {path}: the answer of Jenkins at {self._label} is larger than "
@@ -254,10 +253,6 @@ class Transport:
             raise
         reply.release()
         return Answer(reply.status, reply.headers, body, set_cookies)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 _NETWORK_ERRORS = (http.client.HTTPException, OSError, ValueError)  # and urllib3's: Transport
@@ -275,140 +270,3 @@ def _translated(exc: Exception) -> Exception:
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return urllib3.exceptions.SSLError(exc)
     return urllib3.exceptions.ProtocolError("Connection aborted.", exc)
-
-
-class _Reply:
-    """An answer whose body is not read yet (the status and headers are)."""
-
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-
-    def header(self, name: str) -> str:
-        return str(self.headers.get(name) or "")
-
-    def cookies(self) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def read(self, cap: int) -> bytes:
-        """The whole decoded body, or _TooLarge as soon as it passes ``cap`` bytes."""
-        raise NotImplementedError
-
-    def release(self) -> None:
-        """Give the connection back for the next request (the body has been read to its end)."""
-        raise NotImplementedError
-
-    def drop(self) -> None:
-        """Close the connection (unread data or a broken stream) and give it back."""
-        raise NotImplementedError
-
-    def finish(self, limit: int) -> None:
-        """Read what is left of the body if it is at most ``limit`` bytes (the connection is then
-        reused), else drop the connection."""
-        try:
-            self.read(limit)
-        except Exception:
-            self.drop()
-            return
-        self.release()
-
-
-class _Raw(_Reply):
-    """http.client's response on a connection of the origin's pool (the direct path)."""
-
-    def __init__(self, pool: Any, conn: Any, response: http.client.HTTPResponse, method: str) -> None:
-        self._pool = pool
-        self._conn = conn
-        self._response = response
-        self._method = method
-        self.status = response.status
-        self.reason = response.reason
-        self.headers = response.msg  # type: ignore[assignment]  # case-insensitive, like a Mapping
-
-    def cookies(self) -> tuple[str, ...]:
-        return tuple(self._response.msg.get_all("Set-Cookie") or ())
-
-    def read(self, cap: int) -> bytes:
-        response = self._response
-        if response.getheader("Content-Encoding"):  # urllib3 decodes (gzip, deflate, zstd) as it streams
-            return _stream_capped(self._decoding(), cap)
-        if response.length is not None:  # a Content-Length and not chunked: http.client reads no more
-            if response.length > cap:
-                raise _TooLarge
-            return response.read()  # one read
-        chunks: list[bytes] = []  # chunked, or up to the end of the connection: counted as it comes
-        size = 0
-        while chunk := response.read(_CHUNK):
-            size += len(chunk)
-            if size > cap:
-                raise _TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _decoding(self) -> Any:
-        from urllib3.response import HTTPResponse
-
-        response = self._response
-        return HTTPResponse(
-            body=response,
-            headers=response.msg.items(),  # type: ignore[arg-type]
-            status=response.status,
-            version=response.version,
-            reason=response.reason,
-            preload_content=False,
-            decode_content=True,
-            original_response=response,
-            request_method=self._method,
-        )
-
-    def release(self) -> None:
-        self._pool._put_conn(self._conn)
-
-    def drop(self) -> None:
-        self._response.close()
-        self._conn.close()
-        self._pool._put_conn(self._conn)
-
-
-class _Pooled(_Reply):
-    """urllib3's response (the path through a proxy)."""
-
-    def __init__(self, response: Any) -> None:
-        self._response = response
-        self.status = response.status
-        self.reason = response.reason or ""
-        self.headers = response.headers
-
-    def cookies(self) -> tuple[str, ...]:
-        return tuple(self._response.headers.getlist("Set-Cookie"))
-
-    def read(self, cap: int) -> bytes:
-        declared = self.header("Content-Length")
-        framed = declared.isdigit() and "Transfer-Encoding" not in self.headers
-        if framed and not self.header("Content-Encoding"):
-            if int(declared) > cap:
-                raise _TooLarge
-            # Not encoded, not chunked (which overrides the length): http.client reads no more than
-            # the declared length, so one read is bounded.
-            data: bytes = self._response.read()
-            return data
-        return _stream_capped(self._response, cap)
-
-    def release(self) -> None:
-        self._response.release_conn()
-
-    def drop(self) -> None:
-        self._response.close()
-        self._response.release_conn()
-
-
-def _stream_capped(response: Any, cap: int) -> bytes:
-    """urllib3's decoded stream, counted chunk by chunk: _TooLarge as soon as it passes ``cap``."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.stream(_CHUNK, decode_content=True):
-        size += len(chunk)
-        if size > cap:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -92,13 +92,18 @@ def _sever(connection: Any) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def watched_pool_classes(watchdog: Watchdog) -> dict[str, type]:
-    """urllib3 pools whose connections tell the watchdog which socket the current request uses."""
+def watched_pool_classes(watchdog: Watchdog, response_class: type) -> dict[str, type]:
+    """urllib3 pools whose connections tell the watchdog which socket the current request uses
+    (and read answers as ``response_class``, an http.client.HTTPResponse)."""
     import urllib3
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
+    response_class_ = response_class
+
     class Watched:
         """Tells the watchdog which connection (socket) this thread's request is using."""
+
+        response_class = response_class_
 
         def connect(self) -> None:
             watchdog.attach(self)
