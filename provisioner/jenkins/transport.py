@@ -139,7 +139,7 @@ class Transport:
         """
         end = self._watchdog.start(self._timeout)
         try:
-            return self._exchange(method, path, cap, body, headers or {}, end, cookies)
+            answer = self._exchange(method, path, cap, body, headers or {}, end, cookies)
         except self._network_errors as exc:
             # The watchdog cut the connection (or the last read timed out with the deadline).
             if time.monotonic() >= end:
@@ -149,7 +149,10 @@ class Transport:
                 raise
             raise translated from exc
         finally:
-            self._watchdog.stop()
+            cut = self._watchdog.stop()
+        if cut:  # a body delimited by the connection's end looks complete when the watchdog cut it
+            raise Transient(f"no complete answer within {self._timeout:g} s")
+        return answer
 
     def _exchange(
         self,
@@ -211,6 +214,9 @@ class Transport:
             if conn.sock is not None:
                 conn.sock.settimeout(remaining)
             http.client.HTTPConnection.request(conn, method, target, body, headers)
+            # The socket itself: an answer that closes the connection (Connection: close, or no
+            # length) takes the socket off it, and the deadline must still reach the socket.
+            self._watchdog.attach(conn.sock)
             return Direct(pool, conn, http.client.HTTPConnection.getresponse(conn), method)
         except BaseException:
             conn.close()

@@ -30,6 +30,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._active: dict[int, tuple[float, Any]] = {}  # thread id -> (deadline, connection or None)
+        self._cut: set[int] = set()  # thread ids whose request's connection was cut
         self._running = False
         self._wakes_at = math.inf  # when the watchdog thread looks next (monotonic clock)
 
@@ -46,13 +47,20 @@ class Watchdog:
                 self._cond.notify()
         return end
 
-    def stop(self) -> None:
-        """This thread's request is over: its connection is never cut from now on."""
+    def stop(self) -> bool:
+        """This thread's request is over: its connection is never cut from now on. True when the
+        watchdog did cut it."""
+        me = threading.get_ident()
         with self._lock:
-            del self._active[threading.get_ident()]
+            del self._active[me]
+            if not self._cut:
+                return False
+            cut = me in self._cut
+            self._cut.discard(me)
+        return cut
 
     def attach(self, connection: Any) -> None:
-        """The connection (socket) this thread's request is using."""
+        """The connection (or the socket itself) this thread's request is using."""
         me = threading.get_ident()
         with self._lock:
             entry = self._active.get(me)
@@ -68,6 +76,7 @@ class Watchdog:
                     if end <= now and connection is not None:
                         _sever(connection)  # under the lock: the connection is still this request's
                         self._active[me] = (math.inf, None)
+                        self._cut.add(me)  # stop() tells the request
                 if self._active:
                     idle_since = None
                 elif idle_since is None:
@@ -83,7 +92,7 @@ class Watchdog:
 
 
 def _sever(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
+    sock = connection if isinstance(connection, socket.socket) else getattr(connection, "sock", None)
     if sock is None:
         return
     # The plain socket's shutdown, also for a TLS socket: the reading thread gets EOF at once
@@ -112,6 +121,11 @@ def watched_pool_classes(watchdog: Watchdog, response_class: type) -> dict[str, 
         def request(self, *args: Any, **kwargs: Any) -> None:  # urllib3's request (through a proxy)
             watchdog.attach(self)
             super().request(*args, **kwargs)  # type: ignore[misc]
+
+        def getresponse(self) -> Any:  # urllib3's (through a proxy)
+            # The socket itself: an answer that closes the connection takes the socket off it.
+            watchdog.attach(self.sock)  # type: ignore[attr-defined]
+            return super().getresponse()  # type: ignore[misc]
 
     class WatchedHTTPConnection(Watched, HTTPConnection):
         pass

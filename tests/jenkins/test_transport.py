@@ -70,6 +70,35 @@ def declared(length: int, body: bytes, *, close: bool = False) -> Route:
     return route
 
 
+def drip_until_close(handler: http.server.BaseHTTPRequestHandler, stop: threading.Event) -> None:
+    """No length, Connection: close, then a byte every 0.2 s: http.client takes the socket off the
+    connection for such an answer."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<project>")
+    handler.wfile.flush()
+    handler.close_connection = True
+    while not stop.wait(0.2):
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+
+
+def read_within(url: str, seconds: float) -> tuple[float, BaseException | None]:
+    """How long read_job took with a ``seconds`` deadline and one attempt, and what it raised."""
+    jenkins = target(url, RetryPolicy(attempts=1, base_delay=0.0, timeout=seconds))
+    started = time.monotonic()
+    try:
+        jenkins.read_job(JOB)
+    except BaseException as exc:
+        return time.monotonic() - started, exc
+    return time.monotonic() - started, None
+
+
+def test_the_deadline_holds_for_an_answer_that_closes_the_connection() -> None:
+    with hostile_server({CONFIG: drip_until_close}) as server:
+        elapsed, error = read_within(server.url, 1.0)
+    assert elapsed < 2.5, elapsed
+    assert isinstance(error, JenkinsFailure) and "no complete answer within 1 s" in error.message, error
+
+
 @pytest.mark.parametrize(
     "route",
     [
@@ -156,3 +185,11 @@ def test_a_redirect_off_the_jenkins_through_the_proxy_is_refused(
         with pytest.raises(JenkinsFailure, match="redirect"):
             target(ORIGIN).read_job(JOB)
     assert len(proxy.requests) == 1
+
+
+def test_the_deadline_holds_through_the_proxy(proxy_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    with hostile_server({ORIGIN: drip_until_close}) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        elapsed, error = read_within(ORIGIN, 1.0)
+    assert elapsed < 2.5, elapsed
+    assert isinstance(error, JenkinsFailure) and "no complete answer within 1 s" in error.message, error
