@@ -46,6 +46,11 @@ MAX_JSON_BYTES = 32 * MiB
 MAX_CRUMB_BYTES = 64 * 1024
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")  # an HTTP token
 _HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,1000}")  # visible ASCII, no blanks
+# Headers a crumb must not replace: ours (credentials, body type, session) and the framing.
+_NOT_CRUMBS = frozenset(
+    {"authorization", "cookie", "content-type", "user-agent", "host", "accept-encoding"}
+    | {"content-length", "transfer-encoding", "connection"}
+)
 _COOKIE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}=[\x21-\x2b\x2d-\x3a\x3c-\x7e]{0,4000}")
 
 
@@ -62,7 +67,7 @@ def crumb_headers(body: bytes, set_cookies: tuple[str, ...]) -> dict[str, str] |
     if not isinstance(data, dict):
         return None
     field, crumb = data.get("crumbRequestField"), data.get("crumb")
-    if not (isinstance(field, str) and _HEADER_NAME.fullmatch(field)):
+    if not (isinstance(field, str) and _HEADER_NAME.fullmatch(field)) or field.lower() in _NOT_CRUMBS:
         return None
     if not (isinstance(crumb, str) and _HEADER_VALUE.fullmatch(crumb)):
         return None

@@ -4,8 +4,12 @@ with unread bytes or closed by the server is never reused for the next request."
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.server
+import json
+import re
+import socket
 import threading
 import time
 import zlib
@@ -14,10 +18,10 @@ import pytest
 
 from provisioner.errors import JenkinsFailure
 from provisioner.jenkins import RetryPolicy, job_path
-from provisioner.jenkins.http import MAX_CONFIG_BYTES, HttpTarget
+from provisioner.jenkins.http import MAX_CONFIG_BYTES, USER_AGENT, HttpTarget
 from provisioner.jobs.render import render_folder_config
 from tests.helpers.cli import TOKEN, USER
-from tests.helpers.hostile import MiB, Route, answer, gzip_bomb, hostile_server
+from tests.helpers.hostile import MiB, Route, answer, gzip_bomb, hostile_server, redirect
 
 ONCE = RetryPolicy(attempts=1, base_delay=0.0, timeout=5)  # no retry hides a broken connection
 JOB = job_path("j", None)
@@ -193,3 +197,66 @@ def test_the_deadline_holds_through_the_proxy(proxy_env: None, monkeypatch: pyte
         elapsed, error = read_within(ORIGIN, 1.0)
     assert elapsed < 2.5, elapsed
     assert isinstance(error, JenkinsFailure) and "no complete answer within 1 s" in error.message, error
+
+
+# -- what is sent ----------------------------------------------------------------------------------
+def test_the_request_on_the_wire() -> None:
+    """Host (with the port), identity encoding, our agent and credentials, the body's length."""
+    heads: list[bytes] = []
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn, conn.makefile("rb") as stream:
+            for _ in range(2):
+                head = b"".join(iter(lambda: stream.readline(), b"\r\n"))
+                heads.append(head)
+                length = re.search(rb"Content-Length: (\d+)", head)
+                stream.read(int(length.group(1)) if length else 0)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    try:
+        jenkins = target(f"http://127.0.0.1:{port}/jenkins/")
+        jenkins._crumb_headers = {}  # CSRF off: this server answers two requests only
+        assert jenkins.read_job(JOB) == "ok"
+        jenkins.update_job(JOB, "<project/>")
+        thread.join(5)
+    finally:
+        server.close()
+    token = base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
+    auth = f"authorization: Basic {token}"  # as urllib3.make_headers names it
+    common = [f"Host: 127.0.0.1:{port}", "Accept-Encoding: identity", "User-Agent: " + USER_AGENT, auth]
+    assert heads[0].decode().split("\r\n")[:-1] == ["GET /jenkins/job/j/config.xml HTTP/1.1", *common]
+    assert heads[1].decode().split("\r\n")[:-1] == [
+        "POST /jenkins/job/j/config.xml HTTP/1.1",
+        *common,
+        "Content-Type: text/xml; charset=utf-8",
+        "Content-Length: 10",
+    ]
+
+
+@pytest.mark.parametrize("path", ["job/a b/config.xml", "job/a\r\nX-Evil: 1/config.xml", "job/\u00e9/"])
+def test_a_request_target_with_blanks_controls_or_non_ascii_is_never_sent(path: str) -> None:
+    with hostile_server({"/": answer(200, XML)}) as server:
+        with pytest.raises(JenkinsFailure, match="refusing to send a request target"):
+            target(server.url).get_json(path, what="test")
+        assert server.requests == []
+
+
+def test_a_redirect_to_a_target_with_a_blank_is_not_followed() -> None:
+    with hostile_server({CONFIG: redirect("/moved here/config.xml"), "/moved": answer(200, XML)}) as server:
+        with pytest.raises(JenkinsFailure, match="refusing to send a request target"):
+            target(server.url).read_job(JOB)
+        assert server.paths() == [CONFIG]
+
+
+@pytest.mark.parametrize("field", ["Content-Length", "Authorization", "host"])
+def test_a_crumb_field_that_would_replace_our_headers_is_refused(field: str) -> None:
+    crumb = json.dumps({"crumbRequestField": field, "crumb": "7"}).encode()
+    with hostile_server({"/crumbIssuer/api/json": answer(200, crumb)}) as server:
+        with pytest.raises(JenkinsFailure, match="crumb"):
+            target(server.url).update_job(JOB, "<project/>")
+        assert server.paths("POST") == []
