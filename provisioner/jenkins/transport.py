@@ -123,9 +123,9 @@ class Transport:
         self._direct: Any = None if proxy else self.pool.connection_from_url(base_url)
         self._base_path = urlsplit(base_url).path or "/"
         scheme, host, port = self._origin
-        host = f"[{host}]" if ":" in host else host
+        host = f"[{host}]" if ":" in host else host if host.isascii() else host.encode("idna").decode()
         netloc = host if port == (443 if scheme == "https" else 80) else f"{host}:{port}"
-        self._host = b"Host: %s\r\nAccept-Encoding: identity\r\n" % netloc.encode("idna")
+        self._host = b"Host: %s\r\nAccept-Encoding: identity\r\n" % netloc.encode("ascii")
         self._fields: dict[tuple[tuple[str, str], ...], bytes] = {}  # headers -> their lines, encoded
         self._timeout_class: Any = urllib3.Timeout
         self._network_errors = (urllib3.exceptions.HTTPError, *_NETWORK_ERRORS)
