@@ -76,7 +76,7 @@ class Direct(Reply):
 
     def read(self, cap: int) -> bytes:
         response = self._response
-        if response.getheader("Content-Encoding"):  # urllib3 decodes (gzip, deflate, zstd) as it streams
+        if response.msg.get("Content-Encoding"):  # urllib3 decodes (gzip, deflate, zstd) as it streams
             return stream_capped(self._decoding(), cap)
         if response.length is not None:  # a Content-Length and not chunked: http.client reads no more
             if response.length > cap:

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from provisioner.jenkins.replies import LeanResponse
 
 TOKEN_CHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-FRAMING = ["Content-Length", "content-length", "Transfer-Encoding", "Connection", "Keep-Alive"]
+FRAMING = [
+    "Content-Length",
+    "content-length",
+    "Transfer-Encoding",
+    "Connection",
+    "Keep-Alive",
+    "Proxy-Connection",
+]
 
 
 class _Socket:
@@ -41,7 +48,9 @@ def parsed(cls: type[http.client.HTTPResponse], head: bytes, method: str = "GET"
 
 names = st.one_of(st.sampled_from(FRAMING), st.text(TOKEN_CHARS, min_size=1, max_size=20))
 values = st.one_of(
-    st.sampled_from(["chunked", "CHUNKED", "close", "keep-alive", "0", "12", "-3", " 7 ", "1_0", "x", ""]),
+    st.sampled_from(
+        ["chunked", "CHUNKED", "close", "keep-alive", "Keep-Alive", "0", "12", "-3", " 7 ", "1_0", "x", ""]
+    ),
     st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters=":"), max_size=40),
 )
 
