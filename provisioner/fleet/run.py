@@ -15,6 +15,7 @@ Jenkins error) is recorded for that registry and the others go on.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -168,6 +169,22 @@ def _noop() -> None:
 
 
 @contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Hide what is alive before the run from the cyclic garbage collector until its end.
+
+    The modules, the fleet and the policy outlive the run anyway; frozen, the collections the run's
+    allocations trigger scan only what the run made (a full collection walked every module object:
+    about 45 ms of CPU in this process and 25 ms in a worker for 1000 registries), and a forked
+    worker's collections neither walk nor copy the pages it inherited.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+@contextmanager
 def _plan_pool(processes: int, threads: ThreadPoolExecutor) -> Iterator[Executor]:
     """Worker processes for planning (the CPU-bound part), or the HTTP threads when ``processes`` is 0.
 
@@ -176,7 +193,8 @@ def _plan_pool(processes: int, threads: ThreadPoolExecutor) -> Iterator[Executor
     fork of a process with running threads.
     """
     if processes <= 0:
-        yield threads
+        with _gc_frozen():
+            yield threads
         return
     import multiprocessing
 
@@ -191,7 +209,10 @@ def _plan_pool(processes: int, threads: ThreadPoolExecutor) -> Iterator[Executor
         context.set_forkserver_preload(
             ["provisioner.fleet.run", "provisioner.settings.values", "provisioner.jobs.render"]
         )
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_warm_worker) as pool:
+    with (
+        _gc_frozen(),
+        ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_warm_worker) as pool,
+    ):
         pool.submit(_noop)  # starts the workers now (a fork context starts them all on the first submit)
         yield pool
 
