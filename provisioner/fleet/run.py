@@ -404,7 +404,9 @@ def reconcile_fleet(
             threads=threads,
             workers=workers,
             planner=planner,
-            planner_slots=2 * processes if processes > 0 else workers,
+            # In threads (processes 0) one batch at a time: the GIL plans one anyway, and more
+            # batches only hand it over between planning threads (and away from the HTTP threads).
+            planner_slots=2 * processes if processes > 0 else 1,
             policy=policy,
             dry_run=dry_run,
             diffs=diffs,
