@@ -80,10 +80,11 @@ def make_registries(base: Path, count: int, *, folder_layout: bool) -> list[Regi
     return registries
 
 
-def change_schedules(registries: list[Registry]) -> None:
-    """A new commit in every repository: the schedule moves from 19:xx to 03:xx."""
+def change_schedules(registries: list[Registry], hour: int = 3) -> None:
+    """A new commit in every repository: the schedule moves from 19:xx to ``hour``:xx."""
     for index, registry in enumerate(registries):
-        _commit(pygit2.Repository(str(registry.repo)), values_text(index, hour=3), "move backups to 03:00")
+        repo = pygit2.Repository(str(registry.repo))
+        _commit(repo, values_text(index, hour=hour), f"move backups to {hour:02d}:00")
 
 
 def write_fleet(path: Path, registries: list[Registry], ref: str = "HEAD") -> Path:

@@ -3,8 +3,11 @@
 The stages of one registry (the steps :func:`provisioner.fleet.run.plan_entry` and
 :func:`provisioner.jobs.reconcile.apply_plan` take) run one registry after the other in one thread,
 each timed with ``time.thread_time`` (the CPU of this thread only: waiting for the emulator's answer
-costs nothing, and the emulator runs in a process of its own). The pipeline's own costs (threads,
-worker processes, start-up) are what a whole run (bench_fleet.py's "tool CPU s") has beyond the sum.
+costs nothing, and the emulator runs in a process of its own). Then the same scenario runs through
+:func:`provisioner.fleet.run.reconcile_fleet` as reconcile-all runs it (HTTP threads, planning worker
+processes, the listing; the CPU of this process and of its workers, from getrusage): at the same load,
+the difference to the sum is the pipeline's own cost. A whole run (bench_fleet.py's "tool CPU s") adds
+the start-up (imports, reading the fleet file) and the report, about 0.2 s.
 
     python bench/profile_fleet.py --count 300 [--folder] [--out bench/PROFILE.md]
 
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +35,7 @@ import fleet_setup as fs  # noqa: E402
 from fleet_harness import TOKEN, USER, Emulator  # noqa: E402
 
 from provisioner.fleet.file import FleetEntry, load_fleet  # noqa: E402
+from provisioner.fleet.report import FleetReport  # noqa: E402
 from provisioner.fleet.run import reconcile_fleet  # noqa: E402
 from provisioner.gitsource import GitRepository  # noqa: E402
 from provisioner.jenkins.http import HttpTarget  # noqa: E402
@@ -50,6 +56,29 @@ STAGES = (
     ("readback", "HTTP: GET config.xml (read back)"),
     ("verify", "verify_read_back (trigger, parameters, disabled survived)"),
 )
+
+
+PIPELINE = "pipeline"
+PIPELINE_TEXT = "**the whole pipeline** (reconcile_fleet: --workers 16, default processes)"
+
+
+def _cpu() -> float:
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def pipeline_ms(run: Callable[[], FleetReport], count: int, action: str) -> float:
+    """CPU ms per registry of one reconcile_fleet run: this process (every thread) and the worker
+    processes it forked and reaped (the emulator is a process of its own, not a child's child)."""
+    for thread in threading.enumerate():  # the HTTP watchdog lingers after the serial scenario:
+        if thread is not threading.current_thread():  # as in reconcile-all, fork the workers (their
+            thread.join(timeout=30)  # CPU then counts here) rather than use a forkserver
+    start = _cpu()
+    report = run()
+    spent = _cpu() - start
+    actions = {o.result.action if o.result is not None else "failed" for o in report.outcomes}
+    assert actions == {action}, f"the pipeline run was {actions}, not {action}"
+    return spent / count * 1000
 
 
 class Clock:
@@ -120,19 +149,28 @@ def main(argv: list[str] | None = None) -> int:
             target = HttpTarget(emulator.url, folder_config=render_folder_config, username=USER, token=TOKEN)
             reconcile_fleet(target, v1, policy=policy, workers=8, processes=0)  # untimed: jobs exist
             columns: list[tuple[str, dict[str, float]]] = []
+
+            def whole(entries: list[FleetEntry], action: str) -> float:
+                def run() -> FleetReport:
+                    return reconcile_fleet(target, entries, policy=policy, workers=16)
+
+                return pipeline_ms(run, len(entries), action)
+
             for label in ("no-op (1st)", "no-op (2nd)"):
                 action, spent = scenario(target, v1, policy)
-                columns.append((f"{label}: {action}", spent))
-            fs.change_schedules(registries)
-            v2 = load_fleet(fs.write_fleet(Path(tmp) / "v2.yaml", registries))
-            action, spent = scenario(target, v2, policy)
-            columns.append((f"change: {action}", spent))
+                columns.append((f"{label}: {action}", {**spent, PIPELINE: whole(v1, "unchanged")}))
+            fs.change_schedules(registries)  # 19:xx -> 03:xx, applied by the pipeline
+            pipeline_change = whole(v1, "updated")
+            fs.change_schedules(registries, hour=19)  # 03:xx -> 19:xx, applied stage by stage
+            action, spent = scenario(target, v1, policy)
+            columns.append((f"change: {action}", {**spent, PIPELINE: pipeline_change}))
             emulator.reset(jobs=True)
             if args.folder:  # the folders first (untimed): this times the job's own requests
                 for entry in v1:
                     target.ensure_folders(entry.job)
             action, spent = scenario(target, v1, policy, listed=False)
-            columns.append((f"create: {action}", spent))
+            emulator.reset(jobs=True)  # the pipeline creates the folders too (timed)
+            columns.append((f"create: {action}", {**spent, PIPELINE: whole(v1, "created")}))
     finally:
         emulator.stop()
     command = f"python bench/profile_fleet.py --count {args.count}{' --folder' if args.folder else ''}"
@@ -145,7 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for key, text in STAGES:
         lines.append(f"| {text} | " + " | ".join(f"{spent[key]:.3f}" for _, spent in columns) + " |")
-    lines.append("| **sum** | " + " | ".join(f"**{sum(spent.values()):.3f}**" for _, spent in columns) + " |")
+    sums = [sum(spent[key] for key, _ in STAGES) for _, spent in columns]
+    lines.append("| **sum** | " + " | ".join(f"**{total:.3f}**" for total in sums) + " |")
+    lines.append(
+        f"| {PIPELINE_TEXT} | " + " | ".join(f"**{spent[PIPELINE]:.3f}**" for _, spent in columns) + " |"
+    )
+    beyond = [spent[PIPELINE] - total for (_, spent), total in zip(columns, sums, strict=True)]
+    lines.append("| the pipeline beyond the sum | " + " | ".join(f"{ms:+.3f}" for ms in beyond) + " |")
     table = "\n".join(lines) + "\n"
     print(table)
     if args.out is not None:
