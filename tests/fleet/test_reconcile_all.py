@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from provisioner.fleet.file import FleetEntry
 from provisioner.jenkins.configxml import job_facts
 from tests.helpers.cli import VALUES_PATH, values_yaml
 from tests.helpers.fleet import Run, write_fleet
@@ -191,6 +193,46 @@ def test_fetch_chunks_keep_every_thread_busy() -> None:
     assert fetch_chunk(12, 1) == 3
     assert fetch_chunk(1000, 16) == FETCH_CHUNK == 8
     assert fetch_chunk(0, 8) == 1
+
+
+def test_planning_in_threads_runs_one_batch_at_a_time(
+    run_cli: Run, jenkins: JenkinsEmulator, fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --processes 0: the GIL plans one batch at a time anyway; more batches at once would only hand it
+    # around between planning threads (and away from the HTTP threads). Jobs read one to a task
+    # arrive one by one: a batch is submitted for them while another is still being planned.
+    import threading
+    import time
+
+    from provisioner.fleet import run as fleet_run
+
+    names = [f"reg-{i:02d}" for i in range(12)]
+    fleet = write_fleet(fleet_dir, {name: GOOD for name in names})
+    code, _data, err = reconcile_all(run_cli, fleet, jenkins, "--processes", "0", "--workers", "8")
+    assert code == 0, err
+    lock = threading.Lock()
+    active, peak, planned = 0, 0, 0
+    real = fleet_run.plan_batch
+
+    def counting(items: list[tuple[FleetEntry, str | None]], *args: Any) -> list[object]:
+        nonlocal active, peak, planned
+        with lock:
+            active += 1
+            peak = max(peak, active)
+            planned += len(items)
+        try:
+            time.sleep(0.02)  # another batch would start meanwhile if it could
+            return list(real(items, *args))
+        finally:
+            with lock:
+                active -= 1
+
+    monkeypatch.setattr(fleet_run, "plan_batch", counting)
+    code, data, err = reconcile_all(run_cli, fleet, jenkins, "--processes", "0", "--workers", "8")
+    assert code == 0, err
+    assert {r["action"] for r in results_by_registry(data).values()} == {"unchanged"}
+    assert planned == 12
+    assert peak == 1
 
 
 def test_a_failed_read_fails_its_registry_alone_within_a_chunk(
