@@ -109,6 +109,7 @@ def one_registry(target: HttpTarget, entry: FleetEntry, policy: Policy, clock: C
             job=entry.job,
             repo_dir=entry.repo,
             jobs=policy.jobs,
+            want_diff=False,  # as reconcile-all's text report (only --format json computes diffs)
         )
         plan = clock("plan", lambda: plan_reconcile(request, live, repo.is_ancestor))
     if plan.action != "unchanged":
@@ -119,7 +120,7 @@ def one_registry(target: HttpTarget, entry: FleetEntry, policy: Policy, clock: C
         else:
             clock("post", lambda: target.update_job(entry.job, xml))
         back = clock("readback", lambda: target.read_job(entry.job))
-        clock("verify", lambda: verify_read_back(entry.job.full_name, xml, back))
+        clock("verify", lambda: verify_read_back(entry.job.full_name, xml, back, plan.desired_facts))
     return plan.action
 
 
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def whole(entries: list[FleetEntry], action: str) -> float:
                 def run() -> FleetReport:
-                    return reconcile_fleet(target, entries, policy=policy, workers=16)
+                    return reconcile_fleet(target, entries, policy=policy, workers=16, diffs=False)
 
                 return pipeline_ms(run, len(entries), action)
 
