@@ -161,7 +161,7 @@ def _warm_worker() -> None:
     from provisioner.settings import values  # noqa: F401
 
     gitsource.warm_up()
-    render.environment()
+    render.warm_up()
 
 
 def _noop() -> None:

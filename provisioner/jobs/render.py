@@ -158,6 +158,13 @@ def environment() -> jinja2.Environment:
     return _environment(str(templates_dir()))
 
 
+def warm_up() -> None:
+    """Load Jinja2 and compile the backup job's templates before the first job is rendered (a fleet's
+    planning workers inherit them when forked, instead of compiling them each)."""
+    environment()
+    _compiled(str(templates_dir()), "backup", template_version("backup"))
+
+
 def template_version(kind: JobKind = "backup") -> str:
     """A short digest of the template sources of this kind of job and of what this module adds to them
     (RENDER_FORMAT): a job rendered otherwise is not judged for drift."""
