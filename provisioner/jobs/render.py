@@ -144,6 +144,12 @@ def _compiled(directory: str, kind: JobKind, version: str) -> _Compiled:
     return _Compiled(env.get_template(JOB_TEMPLATE), env.get_template(script))
 
 
+def _templates(kind: JobKind, version: str | None = None) -> _Compiled:
+    """The compiled templates of ``kind`` in :func:`templates_dir`, at ``version`` (default: the
+    current :func:`template_version`, when the caller does not have it already)."""
+    return _compiled(str(templates_dir()), kind, version or template_version(kind))
+
+
 @functools.lru_cache(maxsize=64)
 def _script_text(compiled: _Compiled, jobs: JobOptions) -> str:
     """The pipeline script: the same for every job rendered with these options (rendered once)."""
@@ -162,7 +168,7 @@ def warm_up() -> None:
     """Load Jinja2 and compile the backup job's templates before the first job is rendered (a fleet's
     planning workers inherit them when forked, instead of compiling them each)."""
     environment()
-    _compiled(str(templates_dir()), "backup", template_version("backup"))
+    _templates("backup")
 
 
 def template_version(kind: JobKind = "backup") -> str:
@@ -226,12 +232,12 @@ def spec_text(settings: BackupSettings) -> str:
 
 def render_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
     """The pipeline script (Groovy): the timeout, and the notify and ping steps the policy asks for."""
-    return _script_text(_compiled(str(templates_dir()), "backup", template_version("backup")), jobs)
+    return _script_text(_templates("backup"), jobs)
 
 
 def render_drill_script(jobs: JobOptions = DEFAULT_JOB_OPTIONS) -> str:
     """The drill job's pipeline script (Groovy): ``backup-registry drill --latest`` within the timeout."""
-    return _script_text(_compiled(str(templates_dir()), "drill", template_version("drill")), jobs)
+    return _script_text(_templates("drill"), jobs)
 
 
 def _parameters(kind: JobKind, registry: str, settings: BackupSettings) -> list[StringParameter]:
@@ -287,7 +293,7 @@ def render_job(
         digest=DIGEST_SLOT,
         kind=kind,
     )
-    compiled = _compiled(str(templates_dir()), kind, version)
+    compiled = _templates(kind, version)
     text = compiled.job.render(
         description=_xml_safe(description),
         discarder=BuildDiscarder(),
