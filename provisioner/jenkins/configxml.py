@@ -44,6 +44,11 @@ class JobFacts:
     description: str
 
 
+def description_of(root: ET.Element) -> str:
+    """The job's description ("" when it has none)."""
+    return root.findtext("description") or ""
+
+
 def job_facts(xml: str | bytes) -> JobFacts:
     return element_facts(parse_config(xml))
 
@@ -60,5 +65,5 @@ def element_facts(root: ET.Element) -> JobFacts:
         disabled=(root.findtext("disabled") or "false").strip() == "true",
         trigger_specs=tuple(t.findtext("spec") or "" for t in root.iter(TIMER_TRIGGER)),
         parameters=tuple(params),
-        description=root.findtext("description") or "",
+        description=description_of(root),
     )

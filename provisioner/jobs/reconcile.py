@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Literal
 
 from provisioner.errors import JenkinsFailure
 from provisioner.gitsource import Author, ValuesSource
-from provisioner.jenkins.configxml import ConfigXmlError, JobFacts, element_facts, job_facts, parse_config
+from provisioner.jenkins.configxml import (
+    ConfigXmlError,
+    JobFacts,
+    description_of,
+    element_facts,
+    job_facts,
+    parse_config,
+)
 from provisioner.jenkins.target import JobAlreadyExists, JobPath, JobTarget
 from provisioner.jobs.jobxml import body_digest, diff_normalized, normalize_element
 from provisioner.jobs.marker import AppliedMarker, JobKind, job_description, read_marker, without_digest
@@ -166,7 +173,7 @@ class _Live:
 
     def __init__(self, root: ET.Element) -> None:
         self.root = root
-        self.description = root.findtext("description") or ""
+        self.description = description_of(root)
         self._digest: str | None = None
 
     @property
@@ -180,8 +187,7 @@ class _Live:
         """Whether the live job means what ``desired`` does (normalized forms equal), told by its
         description and its body digest: equal descriptions, and the rest of both normalizes to the same
         text exactly when the digests (over that text and the description) are equal."""
-        wanted = desired.root.findtext("description") or ""
-        return self.description == wanted and self.digest == desired.digest
+        return self.description == description_of(desired.root) and self.digest == desired.digest
 
 
 def _as_applied(live: _Live, marker: AppliedMarker, inputs: _RenderInputs) -> bool:
