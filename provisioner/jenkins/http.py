@@ -33,7 +33,7 @@ from provisioner.jenkins.target import (
     LiveIndex,
     LiveItem,
 )
-from provisioner.jenkins.transport import Answer, MiB, Transport
+from provisioner.jenkins.transport import FRAMING_HEADERS, Answer, MiB, Transport
 
 XML_HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 USER_AGENT = "registry-backup-provisioner"
@@ -47,10 +47,7 @@ MAX_CRUMB_BYTES = 64 * 1024
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")  # an HTTP token
 _HEADER_VALUE = re.compile(r"[\x21-\x7e]{1,1000}")  # visible ASCII, no blanks
 # Headers a crumb must not replace: ours (credentials, body type, session) and the framing.
-_NOT_CRUMBS = frozenset(
-    {"authorization", "cookie", "content-type", "user-agent", "host", "accept-encoding"}
-    | {"content-length", "transfer-encoding", "connection"}
-)
+_NOT_CRUMBS = frozenset({"authorization", "cookie", "content-type", "user-agent"}) | FRAMING_HEADERS
 _COOKIE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}=[\x21-\x2b\x2d-\x3a\x3c-\x7e]{0,4000}")
 
 

@@ -297,7 +297,8 @@ class Transport:
 
 _NOT_IN_TARGET = re.compile(r"[^\x21-\x7e]")  # http.client refuses blanks and controls; non-ASCII too
 _TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
-_OURS = frozenset({"host", "accept-encoding", "content-length", "transfer-encoding", "connection"})
+# Written by the transport itself on the direct path: never taken from a caller's headers.
+FRAMING_HEADERS = frozenset({"host", "accept-encoding", "content-length", "transfer-encoding", "connection"})
 
 
 def _encode_fields(headers: Mapping[str, str]) -> bytes:
@@ -305,7 +306,7 @@ def _encode_fields(headers: Mapping[str, str]) -> bytes:
     framing header (written by the transport itself) is refused."""
     lines = []
     for name, value in headers.items():
-        if not _TOKEN.fullmatch(name) or name.lower() in _OURS or re.search(r"[\r\n\x00]", value):
+        if not _TOKEN.fullmatch(name) or name.lower() in FRAMING_HEADERS or re.search(r"[\r\n\x00]", value):
             raise ValueError(f"refusing to send the header {name!r}")
         lines.append(f"{name}: {value}\r\n".encode("latin-1"))
     return b"".join(lines)
