@@ -42,6 +42,11 @@ class Run:
     note: str = ""
     server_cpu: float = 0.0  # CPU seconds the emulator process spent serving the run
     cpu: float = 0.0  # CPU seconds of the tool's process tree (user + system, os.wait4)
+    # Seconds from the tool's start until the emulator recorded its first request (interpreter start,
+    # imports, reading the fleet, the planning workers), and from its last request to the tool's exit
+    # (the report, shutting down): the serial parts of a run. None when it sent no request.
+    startup: float | None = None
+    wind_down: float | None = None
 
 
 class Emulator:
@@ -79,8 +84,7 @@ class Emulator:
         return dict(json.loads(self._get("_emulator/stats")))
 
     def by_method(self) -> tuple[int, int]:
-        counts = dict(self.stats()["byMethod"])  # type: ignore[call-overload]
-        return int(counts.get("GET", 0)), int(counts.get("POST", 0))
+        return _by_method(self.stats())
 
     def jobs(self) -> list[str]:
         return list(json.loads(self._get("_emulator/jobs")))
@@ -95,6 +99,19 @@ class Emulator:
     def stop(self) -> None:
         self.proc.kill()
         self.proc.wait()
+
+
+def _by_method(stats: dict[str, object]) -> tuple[int, int]:
+    """(GETs, POSTs) counted since the last reset."""
+    counts = dict(stats["byMethod"])  # type: ignore[call-overload]
+    return int(counts.get("GET", 0)), int(counts.get("POST", 0))
+
+
+def _gap(later: object, earlier: object) -> float | None:
+    """Seconds between two time.monotonic() readings; None when either is missing."""
+    if isinstance(later, int | float) and isinstance(earlier, int | float):
+        return float(later) - float(earlier)
+    return None
 
 
 def _tree_rss_kb(pid: int) -> int:
@@ -139,10 +156,10 @@ class Launcher:
             raise RuntimeError("the launcher died")
         return dict(json.loads(line))
 
-    def wait(self) -> tuple[int, float, int, float]:
-        """(exit code, wall seconds, ru_maxrss KiB, CPU seconds) of the tool started last."""
-        answer = self._answer()
-        return int(answer["code"]), float(answer["wall"]), int(answer["maxrss_kb"]), float(answer["cpu"])
+    def wait(self) -> dict[str, Any]:
+        """The tool started last: code, wall (seconds), maxrss_kb, cpu (seconds), startedAt and endedAt
+        (time.monotonic() just before its start and after its exit)."""
+        return self._answer()
 
     def stop(self) -> None:
         assert self.proc.stdin is not None
@@ -176,10 +193,12 @@ def measure(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    code, wall, maxrss_kb, cpu = launcher.wait()
+    answer = launcher.wait()
+    code, wall, maxrss_kb, cpu = int(answer["code"]), answer["wall"], answer["maxrss_kb"], answer["cpu"]
     done.set()
     sampler.join()
-    gets, posts = emulator.by_method()
+    stats = emulator.stats()
+    gets, posts = _by_method(stats)
     err = stderr.read_bytes().decode(errors="replace")
     note = "" if code == 0 else f"exit {code}: {' '.join(err.split())[-240:]}"
     return Run(
@@ -195,6 +214,8 @@ def measure(
         note,
         emulator.cpu_seconds() - cpu0,
         cpu,
+        _gap(stats["firstAt"], answer["startedAt"]),
+        _gap(answer["endedAt"], stats["lastAt"]),
     )
 
 

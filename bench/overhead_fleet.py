@@ -7,6 +7,10 @@ change can be judged in minutes on a loaded machine: every round runs each tree 
 
     python bench/overhead_fleet.py --count 1000 --rounds 3 --tree base=/tmp/base --tree new=.
 
+Per run it also prints the serial parts (start-up: from the tool's start to the emulator's first
+request; wind-down: from its last request to the tool's exit) and the bound that the CPU work of the
+run sets on this machine: wall >= (tool CPU + emulator CPU) / CPUs, whatever the tool overlaps.
+
 A tree is a directory holding a ``provisioner`` package (e.g. ``git archive main provisioner | tar
 -x -C /tmp/base``); it runs as ``python -m provisioner`` with that directory first on PYTHONPATH.
 ``LABEL=DIR:P`` runs that tree with ``--processes P`` (default: reconcile-all's own default).
@@ -41,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         "--tree", action="append", required=True, help="LABEL=DIR or LABEL=DIR:PROCESSES (repeatable)"
     )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="reconcile-all's report (json: with diffs)"
+    )
     args = parser.parse_args(argv)
     trees = []
     for spec in args.tree:
@@ -68,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                         "LC_ALL": "C.UTF-8",
                     }
                     cmd = [sys.executable, "-m", "provisioner", "reconcile-all", "--fleet", str(fleet)]
-                    cmd += ["--jenkins-url", emulator.url, "--workers", str(args.workers), "--format", "json"]
+                    cmd += ["--jenkins-url", emulator.url, "--workers", str(args.workers)]
+                    cmd += ["--format", args.format]
                     if processes:
                         cmd += ["--processes", processes]
                     emulator.reset(jobs=True)
@@ -85,24 +93,43 @@ def main(argv: list[str] | None = None) -> int:
                             runs.setdefault((label, scenario), []).append(run)
                             print(
                                 f"{label:>8} {scenario:>7}: tool CPU {run.cpu:.3f} s, wall {run.wall:.2f} s, "
-                                f"emulator CPU {run.server_cpu:.2f} s, GET {run.gets} POST {run.posts}, "
+                                f"emulator CPU {run.server_cpu:.2f} s, start-up {_seconds(run.startup)}, "
+                                f"wind-down {_seconds(run.wind_down)}, GET {run.gets} POST {run.posts}, "
                                 f"load {os.getloadavg()[0]:.1f}",
                                 flush=True,
                             )
     finally:
         launcher.stop()
         emulator.stop()
-    print("\n| tree | scenario | tool CPU s (median) | all runs | wall s (median) |")
-    print("|---|---|---:|---|---:|")
+    cpus = len(os.sched_getaffinity(0))
+    print(f"\nMedians of {args.rounds} rounds; CPU bound: (tool CPU + emulator CPU) / {cpus} CPUs.")
+    print(
+        "\n| tree | scenario | tool CPU s (median) | all runs | wall s (median) | emulator CPU s | "
+        "CPU bound s | start-up s | wind-down s |"
+    )
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
     for scenario in scenarios:
         for label, _tree, _processes in trees:
             got = runs[(label, scenario)]
-            cpus = [r.cpu for r in got]
+            tool = [r.cpu for r in got]
             print(
-                f"| {label} | {scenario} | {statistics.median(cpus):.3f} | "
-                f"{', '.join(f'{c:.2f}' for c in cpus)} | {statistics.median(r.wall for r in got):.2f} |"
+                f"| {label} | {scenario} | {statistics.median(tool):.3f} | "
+                f"{', '.join(f'{c:.2f}' for c in tool)} | {statistics.median(r.wall for r in got):.2f} | "
+                f"{statistics.median(r.server_cpu for r in got):.2f} | "
+                f"{statistics.median((r.cpu + r.server_cpu) / cpus for r in got):.2f} | "
+                f"{_median_seconds([r.startup for r in got])} | "
+                f"{_median_seconds([r.wind_down for r in got])} |"
             )
     return 0
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f} s"
+
+
+def _median_seconds(values: list[float | None]) -> str:
+    known = [value for value in values if value is not None]
+    return f"{statistics.median(known):.3f}" if known else "-"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -258,6 +259,23 @@ def test_control_endpoints_are_not_counted(emu: JenkinsEmulator) -> None:
     assert requests.get(emu.url + "api/json", auth=(USER, TOKEN), timeout=10).status_code == 200
     requests.post(emu.url + "_emulator/reset", timeout=10)
     assert emu.count() == 0
+
+
+def test_stats_time_the_first_and_last_counted_request(emu: JenkinsEmulator) -> None:
+    """Benchmarks tell a tool's start-up and wind-down by these (one monotonic clock for all processes)."""
+    stats_url = emu.url + "_emulator/stats"
+    empty = requests.get(stats_url, timeout=10).json()
+    assert empty["firstAt"] is None and empty["lastAt"] is None
+    before = time.monotonic()
+    requests.get(emu.url + "api/json", auth=(USER, TOKEN), timeout=10)
+    between = time.monotonic()
+    requests.get(emu.url + "api/json", auth=(USER, TOKEN), timeout=10)
+    after = time.monotonic()
+    stats = requests.get(stats_url, timeout=10).json()  # control requests are not timed either
+    assert before <= stats["firstAt"] <= between <= stats["lastAt"] <= after
+    requests.post(emu.url + "_emulator/reset", timeout=10)
+    reset = requests.get(stats_url, timeout=10).json()
+    assert reset["firstAt"] is None and reset["lastAt"] is None
 
 
 def test_close_connection_injection_raw_socket(emu: JenkinsEmulator) -> None:

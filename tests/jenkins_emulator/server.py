@@ -106,6 +106,11 @@ class JenkinsEmulator:
         self._thread: threading.Thread | None = None
         self._stats_lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        # time.monotonic() when the first and the last counted request since the last reset were recorded,
+        # just before each answer is written
+        # (CLOCK_MONOTONIC is one clock for every process here: a benchmark compares them with its own).
+        self._first_at: float | None = None
+        self._last_at: float | None = None
         self._injections: list[_Injection] = []
         self.internal_errors: list[str] = []  # tracebacks of emulator bugs (answered as 500)
         self.connections = 0  # TCP connections accepted (keep-alive reuse shows as few connections)
@@ -183,6 +188,9 @@ class JenkinsEmulator:
     def record(self, method: str, path: str, query: str, status: int) -> None:
         with self._stats_lock:
             self._requests.append(RecordedRequest(method, path, query, status))
+            self._last_at = time.monotonic()
+            if self._first_at is None:
+                self._first_at = self._last_at
 
     @property
     def has_injections(self) -> bool:
@@ -225,10 +233,12 @@ class JenkinsEmulator:
         with self._stats_lock:
             self._requests.clear()
             self.connections = 0
+            self._first_at = self._last_at = None
 
     def stats(self) -> dict[str, Any]:
         with self._stats_lock:
             reqs = list(self._requests)
+            first_at, last_at = self._first_at, self._last_at
         by_method: dict[str, int] = {}
         by_status: dict[str, int] = {}
         for r in reqs:
@@ -243,6 +253,8 @@ class JenkinsEmulator:
             "byStatus": by_status,
             "jobs": sum(1 for i in items if not i.is_folder),
             "folders": sum(1 for i in items if i.is_folder),
+            "firstAt": first_at,
+            "lastAt": last_at,
         }
 
     # ---------------------------------------------------------------------------- injection
