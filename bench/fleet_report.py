@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from fleet_harness import Run
 
-if TYPE_CHECKING:
-    from bench_fleet import Bench
+
+class Bench(Protocol):
+    """What the report reads of one measured N and layout (bench_fleet.Bench)."""
+
+    runs: list[Run]
+    checks: dict[str, object]
+    setup_seconds: float
+
 
 ANALYSIS_MARKER = "<!-- analysis: kept when the benchmark is run again -->"
 JJB = "jjb, expanded jobs"  # one JJB job per registry written out
@@ -47,7 +54,7 @@ def _spread(values: list[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def aggregate(benches: list[Bench]) -> tuple[list[Run], list[str]]:
+def aggregate(benches: Sequence[Bench]) -> tuple[list[Run], list[str]]:
     """One Run per (tool, scenario, workers): median wall and emulator CPU, largest RSS, all ok;
     plus the displayed GET/POST/range columns (a range when repeats disagree)."""
     groups: dict[tuple[str, str, int], list[Run]] = {}
@@ -104,7 +111,7 @@ def _met(value: float | None, target: float) -> str:
     return "met" if value >= target else f"**missed** ({value / target:.0%} of the target)"
 
 
-def _checks(benches: list[Bench]) -> list[str]:
+def _checks(benches: Sequence[Bench]) -> list[str]:
     keys: dict[str, None] = {}
     for bench in benches:
         keys.update(dict.fromkeys(bench.checks))
@@ -120,7 +127,7 @@ def _checks(benches: list[Bench]) -> list[str]:
     return lines
 
 
-def section(count: int, layout: str, benches: list[Bench]) -> tuple[list[str], list[Row]]:
+def section(count: int, layout: str, benches: Sequence[Bench]) -> tuple[list[str], list[Row]]:
     runs, table = aggregate(benches)
     setup = statistics.median(b.setup_seconds for b in benches)
     lines = [
