@@ -110,38 +110,33 @@ def templates_dir() -> Path:
     return candidate
 
 
-def _new_environment(directory: str, *, auto_reload: bool) -> jinja2.Environment:
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key of _script_text
+class _Compiled:
+    job: jinja2.Template
+    script: jinja2.Template
+    folder: jinja2.Template
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(directory: str, kind: JobKind, version: str) -> _Compiled:
+    """The templates of ``kind`` (the folder's among them) compiled once per version:
+    :func:`template_version` digests their sources, so an edited template is another version and is
+    compiled anew (no stat per render)."""
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
         autoescape=jinja2.select_autoescape(enabled_extensions=("xml", "xml.j2"), default_for_string=True),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=False,
         lstrip_blocks=False,
-        auto_reload=auto_reload,
+        auto_reload=False,
     )
-
-
-@functools.lru_cache(maxsize=4)
-def _environment(directory: str) -> jinja2.Environment:
-    return _new_environment(directory, auto_reload=True)
-
-
-@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a cache key of _script_text
-class _Compiled:
-    job: jinja2.Template
-    script: jinja2.Template
-
-
-@functools.lru_cache(maxsize=8)
-def _compiled(directory: str, kind: JobKind, version: str) -> _Compiled:
-    """The templates of ``kind`` compiled once per version: :func:`template_version` digests their
-    sources, so an edited template is another version and is compiled anew (no stat per render)."""
-    env = _new_environment(directory, auto_reload=False)
     script = DRILL_SCRIPT_TEMPLATE if kind == "drill" else SCRIPT_TEMPLATE
-    return _Compiled(env.get_template(JOB_TEMPLATE), env.get_template(script))
+    return _Compiled(
+        env.get_template(JOB_TEMPLATE), env.get_template(script), env.get_template(FOLDER_TEMPLATE)
+    )
 
 
 def _templates(kind: JobKind, version: str | None = None) -> _Compiled:
@@ -161,13 +156,13 @@ def _script_text(compiled: _Compiled, jobs: JobOptions) -> str:
 
 
 def environment() -> jinja2.Environment:
-    return _environment(str(templates_dir()))
+    """The Jinja2 environment the job templates are compiled in (strict, autoescaping)."""
+    return _templates("backup").job.environment
 
 
 def warm_up() -> None:
-    """Load Jinja2 and compile the backup job's templates before the first job is rendered (a fleet's
-    planning workers inherit them when forked, instead of compiling them each)."""
-    environment()
+    """Load Jinja2 and compile the job and folder templates before the first job is rendered (a
+    fleet's planning workers inherit them when forked, instead of compiling them each)."""
     _templates("backup")
 
 
@@ -329,10 +324,8 @@ def render_job_config(
 
 
 def render_folder_config(folder_full_name: str) -> str:
-    text = (
-        environment()
-        .get_template(FOLDER_TEMPLATE)
-        .render(description=_xml_safe(f"Folder {folder_full_name}, created by registry-backup-provisioner."))
+    text = _templates("backup").folder.render(
+        description=_xml_safe(f"Folder {folder_full_name}, created by registry-backup-provisioner.")
     )
     _check_xml(text, FOLDER_TEMPLATE)
     return text

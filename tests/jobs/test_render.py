@@ -135,3 +135,20 @@ def test_an_edited_template_is_rendered_anew(monkeypatch: pytest.MonkeyPatch, tm
     after = render_job_config(wanted, registry="r", job_full_name="j", source=None)
     assert "backup-registry run --verbose" in after and "backup-registry run --verbose" in render_script()
     assert template_version() != version
+
+
+def test_an_edited_folder_template_is_rendered_anew(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The folder template is compiled with the job's, once per version: an edit is still seen."""
+    import shutil
+
+    from provisioner.jobs.render import render_folder_config
+
+    copy = tmp_path / "job-templates"
+    shutil.copytree(templates_dir(), copy)
+    monkeypatch.setenv("PROVISIONER_JOB_TEMPLATES", str(copy))
+    assert "<displayName>" not in render_folder_config("team")
+    folder = copy / "folder.xml.j2"
+    folder.write_text(
+        folder.read_text().replace("</description>", "</description><displayName>T</displayName>")
+    )
+    assert "<displayName>T</displayName>" in render_folder_config("team")
