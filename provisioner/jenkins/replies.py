@@ -13,7 +13,7 @@ package, which costs a third of a whole request's CPU (about 30 of 95 us for a b
 from __future__ import annotations
 
 import http.client
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _CHUNK = 64 * 1024
@@ -82,14 +82,8 @@ class Direct(Reply):
             if response.length > cap:
                 raise TooLarge
             return response.read()  # one read
-        chunks: list[bytes] = []  # chunked, or up to the end of the connection: counted as it comes
-        size = 0
-        while chunk := response.read(_CHUNK):
-            size += len(chunk)
-            if size > cap:
-                raise TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
+        # Chunked, or up to the end of the connection: counted as it comes.
+        return _capped(iter(lambda: response.read(_CHUNK), b""), cap)
 
     def _decoding(self) -> Any:
         from urllib3.response import HTTPResponse
@@ -150,14 +144,19 @@ class Pooled(Reply):
 
 def stream_capped(response: Any, cap: int) -> bytes:
     """urllib3's decoded stream, counted chunk by chunk: TooLarge as soon as it passes ``cap``."""
-    chunks: list[bytes] = []
+    return _capped(response.stream(_CHUNK, decode_content=True), cap)
+
+
+def _capped(chunks: Iterable[bytes], cap: int) -> bytes:
+    """The chunks joined, or TooLarge as soon as they pass ``cap`` bytes (nothing after is read)."""
+    kept: list[bytes] = []
     size = 0
-    for chunk in response.stream(_CHUNK, decode_content=True):
+    for chunk in chunks:
         size += len(chunk)
         if size > cap:
             raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        kept.append(chunk)
+    return b"".join(kept)
 
 
 _MAX_LINE = 65536  # http.client's limits on one header line and on the number of headers
