@@ -41,6 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_backup  # noqa: E402
 
 from tests.helpers.postgres import Postgres, pg_bin, running_postgres, tool  # noqa: E402
 
@@ -79,14 +82,10 @@ class Sample:
 
 
 def wait_all(procs: Sequence[subprocess.Popen[bytes]], sample: Sample) -> None:
-    """Wait for every process with os.wait4; add its peak RSS and CPU time to ``sample``."""
-    for proc in procs:
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise SystemExit(f"{proc.args!r} failed with {proc.returncode}")
-        sample.peak_kib = max(sample.peak_kib, usage.ru_maxrss)
-        sample.cpu += usage.ru_utime + usage.ru_stime
+    """Wait for every process with os.wait4; add their peak RSS and CPU time to ``sample``."""
+    peak, cpu = bench_backup.wait_all(list(procs))
+    sample.peak_kib = max(sample.peak_kib, peak)
+    sample.cpu += cpu
 
 
 def sync_file(path: Path) -> None:
