@@ -150,7 +150,7 @@ def test_a_job_applied_before_the_digest_existed_is_updated_once_without_drift()
     assert again.action == "unchanged" and again.desired_xml is None
 
 
-def _plan(live: str, settings: BackupSettings, commit: str, *, want_diff: bool) -> Plan:
+def _plan(live: str | None, settings: BackupSettings, commit: str, *, want_diff: bool) -> Plan:
     req = dataclasses.replace(request(settings, commit), want_diff=want_diff)
     return plan_reconcile(req, live, lambda old, new: old == "a" * 40)
 
@@ -174,13 +174,8 @@ def test_the_diff_is_optional_and_the_judgement_is_the_same(
         if want_diff:
             assert result.diff and "+++ rendered" in result.diff
         assert result.desired_facts == job_facts(result.desired_xml or "")
-    created = _plan_created(want_diff)
+    created = _plan(None, V1, "a" * 40, want_diff=want_diff)
     assert created.action == "created" and (created.diff is not None) == want_diff
-
-
-def _plan_created(want_diff: bool) -> Plan:
-    req = dataclasses.replace(request(V1, "a" * 40), want_diff=want_diff)
-    return plan_reconcile(req, None, None)
 
 
 def _outside_description(live: str) -> list[int]:
